@@ -1,0 +1,300 @@
+//! The headless benchmark: runs the simulation for N frames as fast as it
+//! can and reports speed (Hz, frame and stage percentiles, memory) and
+//! awareness (anomalies, recall, false alarms), as text and as the JSON
+//! report of SPEC section 6. It also writes the state dump of SPEC 6.
+//!
+//! Warm-up frames are simulated like any other (the state after `--frames`
+//! frames does not depend on `--warmup`); they are only left out of the
+//! timing figures. Awareness figures cover every simulated frame.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use serde_json::json;
+
+use crate::sim::{
+    AgentId, Anomaly, AnomalyCount, ComputePool, DetectionScore, Fused, Heading, MlpOutput,
+    Neighbourhood, Position, Scenario, SimControl, SimulationPlugin, Stage, StageTimings,
+    timing::percentile,
+};
+
+/// What to run and where to write the results.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub scenario: Scenario,
+    /// Frames simulated in all (warm-up included).
+    pub frames: u64,
+    /// Leading frames left out of the timing figures.
+    pub warmup: u64,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    pub json: Option<PathBuf>,
+    pub dump: Option<PathBuf>,
+    /// Print progress lines to stderr on long runs.
+    pub progress: bool,
+}
+
+/// Percentiles of one stage, in microseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageReport {
+    pub name: &'static str,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+/// Everything the benchmark measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchReport {
+    pub agents: usize,
+    pub frames: u64,
+    pub warmup: u64,
+    pub threads: usize,
+    pub seed: u64,
+    /// Measured frames per second of wall time.
+    pub hz: f64,
+    pub wall_seconds: f64,
+    pub frame_ms_p50: f64,
+    pub frame_ms_p99: f64,
+    pub frame_ms_max: f64,
+    pub systems: Vec<StageReport>,
+    pub peak_rss_bytes: Option<u64>,
+    pub anomalies_total: u64,
+    pub anomalies_last_frame: u64,
+    pub detection: DetectionScore,
+}
+
+/// A headless app running `scenario` on `threads` workers, agents spawned,
+/// ready for its first simulation frame.
+pub fn build_app(scenario: Scenario, threads: usize, timing_capacity: usize) -> App {
+    let mut app = App::new();
+    app.add_plugins(SimulationPlugin {
+        scenario,
+        threads,
+        timing_capacity,
+    });
+    app.finish();
+    app.cleanup();
+    // One update with the simulation paused runs `Startup` (spawning) so
+    // that it is not charged to the first frame.
+    app.world_mut().resource_mut::<SimControl>().paused = true;
+    app.update();
+    app.world_mut().resource_mut::<SimControl>().paused = false;
+    app
+}
+
+/// Runs the benchmark and writes the requested files.
+pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
+    let measured = options.frames.saturating_sub(options.warmup).max(1);
+    let mut app = build_app(options.scenario.clone(), options.threads, measured as usize);
+    let mut frame_ns = Vec::with_capacity(measured as usize);
+    let started = Instant::now();
+    let mut last_note = started;
+    let mut measure_start = started;
+    for frame in 0..options.frames {
+        if frame == options.warmup {
+            app.world_mut().resource_mut::<StageTimings>().clear();
+            measure_start = Instant::now();
+        }
+        let t0 = Instant::now();
+        app.update();
+        let elapsed = t0.elapsed();
+        if frame >= options.warmup {
+            frame_ns.push(elapsed.as_nanos() as u64);
+        }
+        if options.progress && frame % 16 == 15 && last_note.elapsed() > Duration::from_secs(2) {
+            last_note = Instant::now();
+            let rate = (frame + 1) as f64 / started.elapsed().as_secs_f64();
+            eprintln!(
+                "genesis bench: frame {}/{} ({rate:.0} Hz)",
+                frame + 1,
+                options.frames
+            );
+        }
+    }
+    let wall = measure_start.elapsed();
+    let report = report(&mut app, options, &mut frame_ns, wall);
+    if let Some(path) = &options.dump {
+        write_file(path, |w| dump_state(app.world_mut(), w))?;
+    }
+    if let Some(path) = &options.json {
+        write_file(path, |w| writeln!(w, "{:#}", report_json(&report, options)))?;
+    }
+    Ok(report)
+}
+
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut w = BufWriter::new(file);
+    write(&mut w)
+        .and_then(|()| w.flush())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn report(
+    app: &mut App,
+    options: &BenchOptions,
+    frame_ns: &mut [u64],
+    wall: Duration,
+) -> BenchReport {
+    let world = app.world_mut();
+    let agents = world
+        .query_filtered::<(), With<crate::sim::Agent>>()
+        .iter(world)
+        .count();
+    let timings = world.resource::<StageTimings>();
+    let mut scratch = Vec::new();
+    let us = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e3;
+    let systems = Stage::ALL
+        .iter()
+        .map(|&stage| {
+            let ring = timings.stage(stage);
+            StageReport {
+                name: stage.name(),
+                p50_us: us(ring.percentile_with(50.0, &mut scratch)),
+                p99_us: us(ring.percentile_with(99.0, &mut scratch)),
+            }
+        })
+        .collect();
+    let ms = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e6;
+    let frame_ms_max = ms(frame_ns.iter().copied().max());
+    let count = *world.resource::<AnomalyCount>();
+    BenchReport {
+        agents,
+        frames: options.frames,
+        warmup: options.warmup,
+        threads: world.resource::<ComputePool>().threads(),
+        seed: options.scenario.config.seed,
+        hz: frame_ns.len() as f64 / wall.as_secs_f64(),
+        wall_seconds: wall.as_secs_f64(),
+        frame_ms_p50: ms(percentile(frame_ns, 50.0)),
+        frame_ms_p99: ms(percentile(frame_ns, 99.0)),
+        frame_ms_max,
+        systems,
+        peak_rss_bytes: peak_rss_bytes(),
+        anomalies_total: count.total,
+        anomalies_last_frame: count.this_frame,
+        detection: world.resource::<DetectionScore>().clone(),
+    }
+}
+
+/// Peak resident memory of this process (`VmHWM`), where the OS tells it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The SPEC 6 report as JSON (plus the model parameters used).
+pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value {
+    let c = &options.scenario.config;
+    json!({
+        "agents": r.agents,
+        "frames": r.frames,
+        "warmup": r.warmup,
+        "threads": r.threads,
+        "seed": r.seed,
+        "hz": r.hz,
+        "wall_seconds": r.wall_seconds,
+        "frame_ms": { "p50": r.frame_ms_p50, "p99": r.frame_ms_p99, "max": r.frame_ms_max },
+        "systems": r.systems.iter().map(|s| json!({ "name": s.name, "p50_us": s.p50_us, "p99_us": s.p99_us })).collect::<Vec<_>>(),
+        "peak_rss_bytes": r.peak_rss_bytes,
+        "anomalies_total": r.anomalies_total,
+        "detection": {
+            "recall": r.detection.recall(),
+            "false_alarms_per_1000": r.detection.false_alarms_per_1000(),
+            "witnesses": r.detection.witnesses,
+            "noticed": r.detection.noticed,
+            "false_alarms": r.detection.false_alarms,
+        },
+        "config": {
+            "width": c.width, "height": c.height, "raster": c.raster, "channels": c.channels,
+            "radius": c.radius, "neighbours": c.neighbours, "window": c.window,
+            "z_threshold": c.z_threshold, "noise": c.noise, "dt": c.dt,
+            "top_speed": c.top_speed, "hidden": c.hidden,
+        },
+    })
+}
+
+/// The human-readable summary.
+pub fn summary(r: &BenchReport) -> String {
+    let mut s = String::new();
+    let mut line = |text: String| {
+        s.push_str(&text);
+        s.push('\n');
+    };
+    line(format!(
+        "genesis bench: {} agents, {} frames ({} warm-up), {} threads, seed {}",
+        r.agents, r.frames, r.warmup, r.threads, r.seed
+    ));
+    line(format!(
+        "  speed      {:.1} Hz   frame p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+        r.hz, r.frame_ms_p50, r.frame_ms_p99, r.frame_ms_max
+    ));
+    line(format!(
+        "  {:<10} {:>10} {:>10}",
+        "stage", "p50 µs", "p99 µs"
+    ));
+    for st in &r.systems {
+        line(format!(
+            "  {:<10} {:>10.1} {:>10.1}",
+            st.name, st.p50_us, st.p99_us
+        ));
+    }
+    match r.peak_rss_bytes {
+        Some(b) => line(format!(
+            "  memory     peak RSS {:.1} MiB ({:.0} bytes per agent)",
+            b as f64 / (1024.0 * 1024.0),
+            b as f64 / r.agents.max(1) as f64
+        )),
+        None => line("  memory     peak RSS unknown on this OS".into()),
+    }
+    line(format!(
+        "  anomalies  {} in all, {} in the last frame",
+        r.anomalies_total, r.anomalies_last_frame
+    ));
+    let d = &r.detection;
+    let recall = match d.recall() {
+        Some(v) => format!(
+            "recall {:.3} ({} of {} agents near a starting event)",
+            v, d.noticed, d.witnesses
+        ),
+        None => "recall n/a (no event started)".into(),
+    };
+    line(format!(
+        "  awareness  {recall}; false alarms {:.4} per 1000 agent-frames",
+        d.false_alarms_per_1000()
+    ));
+    s
+}
+
+/// Writes the SPEC 6 state dump: one row per agent in id order.
+pub fn dump_state(world: &mut World, w: &mut impl Write) -> io::Result<()> {
+    let mut query = world.query::<(
+        &AgentId,
+        &Position,
+        &Heading,
+        &Fused,
+        &Anomaly,
+        &Neighbourhood,
+        &MlpOutput,
+    )>();
+    let mut rows: Vec<_> = query.iter(world).collect();
+    rows.sort_unstable_by_key(|row| row.0.0);
+    writeln!(w, "id,x,y,heading,fused,z,anomaly,nbr_count,y0,y1,y2,y3")?;
+    for (id, p, h, f, a, n, y) in rows {
+        let [y0, y1, y2, y3] = y.0;
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            id.0, p.0.x, p.0.y, h.0, f.0, a.z, a.flagged as u8, n.count, y0, y1, y2, y3
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! # Genesis
+//!
+//! A real-time environmental-awareness simulation: thousands to millions of
+//! agents in a 2-D world sense their environment, fuse what they sense with
+//! what their neighbours know, run a small neural network, flag anomalies
+//! and move, every frame. The model is pinned down in `SPEC.md` (shared with
+//! other implementations) and implemented exactly here, as Bevy ECS
+//! systems.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`sim`] | the model as a headless Bevy plugin: one module per pipeline stage |
+//! | [`rng`] | the counter-based random numbers every stage draws from |
+//! | [`bench`] | the headless benchmark: run N frames, report speed and awareness |
+//! | [`cli`] | the command line, a thin layer that builds a [`sim::Scenario`] |
+//!
+//! Run a simulation in your own app:
+//!
+//! ```no_run
+//! use bevy::prelude::*;
+//! use genesis::sim::SimulationPlugin;
+//!
+//! let mut app = App::new();
+//! app.add_plugins(SimulationPlugin::default());
+//! for _ in 0..100 {
+//!     app.update(); // one simulation frame per update by default
+//! }
+//! ```
+
+pub mod bench;
+pub mod cli;
+pub mod rng;
+pub mod sim;

@@ -1,0 +1,7 @@
+//! The `genesis` command: parses arguments and hands them on.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    genesis::cli::run()
+}

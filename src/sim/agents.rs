@@ -1,0 +1,160 @@
+//! Agents and where they come from (SPEC section 1).
+//!
+//! An agent entity carries its identity ([`AgentId`], [`AgentSlot`]) and its
+//! body ([`Position`], [`Heading`]). Every stage registers the state it owns
+//! as a *required component* of [`Agent`], so spawning `Agent` gives an
+//! entity with the whole pipeline's state at its defaults, and a stage's data
+//! is declared next to the systems that use it.
+
+use std::f32::consts::TAU;
+
+use bevy::prelude::*;
+
+use super::config::ModelConfig;
+use crate::rng::{spawn, unit};
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Startup, spawn_population);
+}
+
+/// Marks an entity as a simulated agent.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct Agent;
+
+/// The agent's stable id `i` (SPEC 1): it keys all of the agent's noise.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AgentId(pub u32);
+
+/// The agent's column in dense per-agent stores (the anomaly history):
+/// `0 .. agent count`, unique, assigned only by [`spawn_population`]. It has
+/// no public constructor, so two live agents never share one.
+#[derive(Component, Debug, PartialEq, Eq)]
+pub struct AgentSlot(u32);
+
+impl AgentSlot {
+    pub fn index(&self) -> usize {
+        self.0 as usize
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(slot: u32) -> Self {
+        Self(slot)
+    }
+}
+
+/// Position `p = (x, y)` in world units.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Position(pub Vec2);
+
+/// Heading `θ` in radians, kept in `[-π, π)` by movement.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Heading(pub f32);
+
+/// One agent as a scenario file describes it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AgentSpec {
+    pub id: u32,
+    pub x: f32,
+    pub y: f32,
+    /// `None` takes SPEC 1's default heading for the id.
+    pub heading: Option<f32>,
+}
+
+/// The agents a simulation starts with.
+#[derive(Resource, Clone, Debug, PartialEq)]
+pub enum Population {
+    /// Ids `0 .. n`, placed by the seed (SPEC 1).
+    Generated(u32),
+    /// Agents from a file.
+    Listed(Vec<AgentSpec>),
+}
+
+impl Population {
+    pub fn len(&self) -> usize {
+        match self {
+            Population::Generated(n) => *n as usize,
+            Population::Listed(agents) => agents.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// SPEC 1's default heading of agent `id`: `2π · unit(spawn(2^32 + id))`.
+pub fn default_heading(seed: u64, id: u32) -> f32 {
+    TAU * unit(spawn(seed, (1 << 32) + id as u64))
+}
+
+/// SPEC 1's generated agent `id`.
+pub fn generated_agent(config: &ModelConfig, id: u32) -> AgentSpec {
+    let k = 2 * id as u64;
+    AgentSpec {
+        id,
+        x: unit(spawn(config.seed, k)) * config.width,
+        y: unit(spawn(config.seed, k + 1)) * config.height,
+        heading: Some(default_heading(config.seed, id)),
+    }
+}
+
+/// Spawns the [`Population`] as agent entities, slots in spawn order.
+pub fn spawn_population(world: &mut World) {
+    let config = world.resource::<ModelConfig>().clone();
+    let population = world.resource::<Population>().clone();
+    let bundle = |slot: usize, spec: AgentSpec| {
+        let heading = spec
+            .heading
+            .unwrap_or_else(|| default_heading(config.seed, spec.id));
+        (
+            Agent,
+            AgentId(spec.id),
+            AgentSlot(slot as u32),
+            Position(Vec2::new(spec.x, spec.y)),
+            Heading(heading),
+        )
+    };
+    match population {
+        Population::Generated(n) => {
+            world.spawn_batch((0..n).map(|id| bundle(id as usize, generated_agent(&config, id))));
+        }
+        Population::Listed(specs) => {
+            world.spawn_batch(
+                specs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(slot, spec)| bundle(slot, spec)),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC section 8: the first three generated agents with seed 42.
+    #[test]
+    fn generated_agents_match_the_published_values() {
+        let config = ModelConfig::default();
+        let want = [
+            (814.7142, 993.8991, 0.447_119_1),
+            (77.561_74, 880.6187, 2.474_166_9),
+            (854.269_65, 149.790_47, 3.519_294),
+        ];
+        for (id, (x, y, theta)) in want.into_iter().enumerate() {
+            let a = generated_agent(&config, id as u32);
+            assert!(
+                (a.x - x).abs() < 1e-4 && (a.y - y).abs() < 1e-4,
+                "agent {id} at ({}, {})",
+                a.x,
+                a.y
+            );
+            assert!(
+                (a.heading.unwrap() - theta).abs() < 1e-6,
+                "agent {id} heading {:?}",
+                a.heading
+            );
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! How well the agents notice events: the awareness score the benchmark
+//! reports next to its speed.
+//!
+//! - **Recall**: for each event, the agents within half its radius of its
+//!   centre in its first active frame; the share of them flagged as
+//!   anomalous in that frame or the next.
+//! - **False alarms** per 1,000 agent-frames: flags raised with no active
+//!   event (of any channel) within its radius of the agent.
+//!
+//! It runs in [`Stage::Anomaly`] right after the detector, when positions
+//! are still those the agents sensed from. Frames with no flag, no event
+//! starting and nobody being watched skip the scan over agents.
+
+use bevy::prelude::*;
+
+use super::{
+    SimClock, Stage,
+    agents::{Agent, AgentSlot, Position},
+    anomaly::{Anomaly, AnomalyCount, detect_anomalies},
+    environment::ActiveEvents,
+};
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<DetectionScore>().add_systems(
+        super::SimFrame,
+        score_detection
+            .in_set(Stage::Anomaly)
+            .after(detect_anomalies),
+    );
+}
+
+/// Running totals of the awareness score.
+#[derive(Resource, Clone, Debug, Default, PartialEq)]
+pub struct DetectionScore {
+    /// Agents near a starting event (one per agent and event).
+    pub witnesses: u64,
+    /// Of those, flagged in the event's first frame or the next.
+    pub noticed: u64,
+    /// Flags with no active event within its radius.
+    pub false_alarms: u64,
+    /// Agents × frames scored.
+    pub agent_frames: u64,
+    /// Slots of witnesses not yet flagged, to check next frame (sorted).
+    watching: Vec<usize>,
+    watching_next: Vec<usize>,
+}
+
+impl DetectionScore {
+    /// `noticed / witnesses`, `None` before any event has started.
+    pub fn recall(&self) -> Option<f64> {
+        (self.witnesses > 0).then(|| self.noticed as f64 / self.witnesses as f64)
+    }
+
+    /// False alarms per 1,000 agent-frames.
+    pub fn false_alarms_per_1000(&self) -> f64 {
+        if self.agent_frames == 0 {
+            0.0
+        } else {
+            self.false_alarms as f64 * 1000.0 / self.agent_frames as f64
+        }
+    }
+}
+
+/// Updates the [`DetectionScore`] with this frame's flags.
+pub fn score_detection(
+    agents: Query<(&AgentSlot, &Position, &Anomaly), With<Agent>>,
+    events: Res<ActiveEvents>,
+    count: Res<AnomalyCount>,
+    clock: Res<SimClock>,
+    mut score: ResMut<DetectionScore>,
+) {
+    let score = &mut *score;
+    let events = &events.0;
+    let starting = events.iter().any(|e| e.start == clock.frame);
+    score.agent_frames += agents.iter().len() as u64;
+    if count.this_frame == 0 && !starting && score.watching.is_empty() {
+        return;
+    }
+    for (slot, p, anomaly) in &agents {
+        let (x, y) = (p.0.x, p.0.y);
+        if anomaly.flagged {
+            if !events
+                .iter()
+                .any(|e| e.distance_sq(x, y) <= e.radius * e.radius)
+            {
+                score.false_alarms += 1;
+            }
+            // Witnesses of events that started last frame, flagged now.
+            let (lo, hi) = equal_range(&score.watching, slot.index());
+            score.noticed += (hi - lo) as u64;
+        }
+        for e in events.iter().filter(|e| e.start == clock.frame) {
+            let half = 0.5 * e.radius;
+            if e.distance_sq(x, y) <= half * half {
+                score.witnesses += 1;
+                if anomaly.flagged {
+                    score.noticed += 1;
+                } else {
+                    score.watching_next.push(slot.index());
+                }
+            }
+        }
+    }
+    score.watching_next.sort_unstable();
+    std::mem::swap(&mut score.watching, &mut score.watching_next);
+    score.watching_next.clear();
+}
+
+/// The range of `value` in the sorted `list`.
+fn equal_range(list: &[usize], value: usize) -> (usize, usize) {
+    (
+        list.partition_point(|&v| v < value),
+        list.partition_point(|&v| v <= value),
+    )
+}
