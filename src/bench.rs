@@ -16,9 +16,8 @@ use bevy::prelude::*;
 use serde_json::json;
 
 use crate::sim::{
-    AgentId, Anomaly, AnomalyCount, ComputePool, DetectionScore, Fused, Heading, MlpOutput,
-    Neighbourhood, Position, Scenario, SimControl, SimulationPlugin, Stage, StageTimings,
-    timing::percentile,
+    AgentId, Anomaly, AnomalyCount, ComputePool, DetectionScore, Fused, Heading, MlpOutput, Neighbourhood, Position,
+    Scenario, SimControl, SimulationPlugin, Stage, StageTimings, timing::percentile,
 };
 
 /// What to run and where to write the results.
@@ -70,11 +69,7 @@ pub struct BenchReport {
 /// ready for its first simulation frame.
 pub fn build_app(scenario: Scenario, threads: usize, timing_capacity: usize) -> App {
     let mut app = App::new();
-    app.add_plugins(SimulationPlugin {
-        scenario,
-        threads,
-        timing_capacity,
-    });
+    app.add_plugins(SimulationPlugin { scenario, threads, timing_capacity });
     app.finish();
     app.cleanup();
     // One update with the simulation paused runs `Startup` (spawning) so
@@ -107,11 +102,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
         if options.progress && frame % 16 == 15 && last_note.elapsed() > Duration::from_secs(2) {
             last_note = Instant::now();
             let rate = (frame + 1) as f64 / started.elapsed().as_secs_f64();
-            eprintln!(
-                "genesis bench: frame {}/{} ({rate:.0} Hz)",
-                frame + 1,
-                options.frames
-            );
+            eprintln!("genesis bench: frame {}/{} ({rate:.0} Hz)", frame + 1, options.frames);
         }
     }
     let wall = measure_start.elapsed();
@@ -125,28 +116,15 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     Ok(report)
 }
 
-fn write_file(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> Result<(), String> {
+fn write_file(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), String> {
     let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut w = BufWriter::new(file);
-    write(&mut w)
-        .and_then(|()| w.flush())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write(&mut w).and_then(|()| w.flush()).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn report(
-    app: &mut App,
-    options: &BenchOptions,
-    frame_ns: &mut [u64],
-    wall: Duration,
-) -> BenchReport {
+fn report(app: &mut App, options: &BenchOptions, frame_ns: &mut [u64], wall: Duration) -> BenchReport {
     let world = app.world_mut();
-    let agents = world
-        .query_filtered::<(), With<crate::sim::Agent>>()
-        .iter(world)
-        .count();
+    let agents = world.query_filtered::<(), With<crate::sim::Agent>>().iter(world).count();
     let timings = world.resource::<StageTimings>();
     let mut scratch = Vec::new();
     let us = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e3;
@@ -237,15 +215,9 @@ pub fn summary(r: &BenchReport) -> String {
         "  speed      {:.1} Hz   frame p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
         r.hz, r.frame_ms_p50, r.frame_ms_p99, r.frame_ms_max
     ));
-    line(format!(
-        "  {:<10} {:>10} {:>10}",
-        "stage", "p50 µs", "p99 µs"
-    ));
+    line(format!("  {:<10} {:>10} {:>10}", "stage", "p50 µs", "p99 µs"));
     for st in &r.systems {
-        line(format!(
-            "  {:<10} {:>10.1} {:>10.1}",
-            st.name, st.p50_us, st.p99_us
-        ));
+        line(format!("  {:<10} {:>10.1} {:>10.1}", st.name, st.p50_us, st.p99_us));
     }
     match r.peak_rss_bytes {
         Some(b) => line(format!(
@@ -255,36 +227,19 @@ pub fn summary(r: &BenchReport) -> String {
         )),
         None => line("  memory     peak RSS unknown on this OS".into()),
     }
-    line(format!(
-        "  anomalies  {} in all, {} in the last frame",
-        r.anomalies_total, r.anomalies_last_frame
-    ));
+    line(format!("  anomalies  {} in all, {} in the last frame", r.anomalies_total, r.anomalies_last_frame));
     let d = &r.detection;
     let recall = match d.recall() {
-        Some(v) => format!(
-            "recall {:.3} ({} of {} agents near a starting event)",
-            v, d.noticed, d.witnesses
-        ),
+        Some(v) => format!("recall {:.3} ({} of {} agents near a starting event)", v, d.noticed, d.witnesses),
         None => "recall n/a (no event started)".into(),
     };
-    line(format!(
-        "  awareness  {recall}; false alarms {:.4} per 1000 agent-frames",
-        d.false_alarms_per_1000()
-    ));
+    line(format!("  awareness  {recall}; false alarms {:.4} per 1000 agent-frames", d.false_alarms_per_1000()));
     s
 }
 
 /// Writes the SPEC 6 state dump: one row per agent in id order.
 pub fn dump_state(world: &mut World, w: &mut impl Write) -> io::Result<()> {
-    let mut query = world.query::<(
-        &AgentId,
-        &Position,
-        &Heading,
-        &Fused,
-        &Anomaly,
-        &Neighbourhood,
-        &MlpOutput,
-    )>();
+    let mut query = world.query::<(&AgentId, &Position, &Heading, &Fused, &Anomaly, &Neighbourhood, &MlpOutput)>();
     let mut rows: Vec<_> = query.iter(world).collect();
     rows.sort_unstable_by_key(|row| row.0.0);
     writeln!(w, "id,x,y,heading,fused,z,anomaly,nbr_count,y0,y1,y2,y3")?;

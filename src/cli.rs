@@ -16,12 +16,7 @@ use crate::sim::{EventSchedule, ModelConfig, Population, Scenario};
 /// their neighbours' view, run a small neural network, flag anomalies with a
 /// rolling z-score and move, every frame (see SPEC.md).
 #[derive(Parser, Debug)]
-#[command(
-    name = "genesis",
-    version,
-    propagate_version = true,
-    allow_negative_numbers = true
-)]
+#[command(name = "genesis", version, propagate_version = true, allow_negative_numbers = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -161,10 +156,7 @@ impl BenchArgs {
         config.validate()?;
         let warmup = self.warmup.unwrap_or(self.frames / 10);
         if warmup >= self.frames {
-            return Err(format!(
-                "--warmup ({warmup}) must be less than --frames ({})",
-                self.frames
-            ));
+            return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
         }
         Ok(BenchOptions {
             scenario: Scenario {
@@ -239,10 +231,7 @@ mod tests {
             (&["genesis", "bench", "--noise", "nan"][..], "--noise"),
             (&["genesis", "bench", "--channels", "9"][..], "--channels"),
             (&["genesis", "bench", "-k", "65"][..], "--neighbours"),
-            (
-                &["genesis", "bench", "--frames", "10", "--warmup", "10"][..],
-                "--warmup",
-            ),
+            (&["genesis", "bench", "--frames", "10", "--warmup", "10"][..], "--warmup"),
         ] {
             let err = parse(args).expect_err(&format!("{args:?} accepted"));
             assert!(err.contains(needle), "{args:?}: {err}");

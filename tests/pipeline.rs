@@ -8,16 +8,12 @@ use bevy::prelude::*;
 use common::Reference;
 use genesis::bench::{build_app, dump_state};
 use genesis::sim::{
-    AgentId, Anomaly, EventSchedule, Fused, Heading, MlpOutput, ModelConfig, Neighbourhood,
-    Population, Position, Scenario, SimClock,
+    AgentId, Anomaly, EventSchedule, Fused, Heading, MlpOutput, ModelConfig, Neighbourhood, Population, Position,
+    Scenario, SimClock,
 };
 
 fn scenario(config: ModelConfig, agents: u32) -> Scenario {
-    Scenario {
-        config,
-        population: Population::Generated(agents),
-        events: EventSchedule::Default,
-    }
+    Scenario { config, population: Population::Generated(agents), events: EventSchedule::Default }
 }
 
 /// `(id, x, y, heading, fused, z, anomaly, nbr_count, y)` of every agent, by id.
@@ -25,15 +21,7 @@ type Row = (u32, f32, f32, f32, f32, f32, bool, u32, [f32; 4]);
 
 fn rows(app: &mut App) -> Vec<Row> {
     let world = app.world_mut();
-    let mut q = world.query::<(
-        &AgentId,
-        &Position,
-        &Heading,
-        &Fused,
-        &Anomaly,
-        &Neighbourhood,
-        &MlpOutput,
-    )>();
+    let mut q = world.query::<(&AgentId, &Position, &Heading, &Fused, &Anomaly, &Neighbourhood, &MlpOutput)>();
     let mut rows: Vec<Row> = q
         .iter(world)
         .map(|(id, p, h, f, a, n, y)| (id.0, p.0.x, p.0.y, h.0, f.0, a.z, a.flagged, n.count, y.0))
@@ -51,27 +39,14 @@ fn three_agents_after_one_frame_match_the_published_values() {
     let rows = rows(&mut app);
     let a0 = rows[0];
     let close = |a: f32, b: f32, tol: f32| (a - b).abs() <= tol;
-    assert!(
-        close(a0.1, 814.935_61, 1e-4) && close(a0.2, 994.123_17, 1e-4),
-        "id 0 at ({}, {})",
-        a0.1,
-        a0.2
-    );
+    assert!(close(a0.1, 814.935_61, 1e-4) && close(a0.2, 994.123_17, 1e-4), "id 0 at ({}, {})", a0.1, a0.2);
     assert!(close(a0.3, 0.791_286_89, 1e-6), "id 0 heading {}", a0.3);
     assert!(close(a0.4, 0.403_524_46, 1e-6), "id 0 fused {}", a0.4);
-    for (got, want) in
-        a0.8.iter()
-            .zip([0.466_279_72, 0.308_559_57, 0.572_692_87, 0.630_092_38])
-    {
+    for (got, want) in a0.8.iter().zip([0.466_279_72, 0.308_559_57, 0.572_692_87, 0.630_092_38]) {
         assert!(close(*got, want, 1e-6), "id 0 y {:?}", a0.8);
     }
     let a2 = rows[2];
-    assert!(
-        close(a2.1, 853.986_51, 1e-4) && close(a2.2, 149.662_16, 1e-4),
-        "id 2 at ({}, {})",
-        a2.1,
-        a2.2
-    );
+    assert!(close(a2.1, 853.986_51, 1e-4) && close(a2.2, 149.662_16, 1e-4), "id 2 at ({}, {})", a2.1, a2.2);
     assert!(close(a2.3, -2.716_106_7, 1e-6), "id 2 heading {}", a2.3);
     assert!(close(a2.4, 0.527_794_24, 1e-6), "id 2 fused {}", a2.4);
 }
@@ -80,13 +55,7 @@ fn three_agents_after_one_frame_match_the_published_values() {
 /// frame after frame, across an event and past the anomaly window filling.
 #[test]
 fn pipeline_matches_the_reference_implementation() {
-    let config = ModelConfig {
-        width: 120.0,
-        height: 120.0,
-        raster: 32,
-        window: 16,
-        ..ModelConfig::default()
-    };
+    let config = ModelConfig { width: 120.0, height: 120.0, raster: 32, window: 16, ..ModelConfig::default() };
     let n = 300;
     let mut app = build_app(scenario(config.clone(), n), 2, 16);
     let mut reference = Reference::new(config, n);
@@ -104,27 +73,12 @@ fn pipeline_matches_the_reference_implementation() {
                 (got.1, got.2),
                 (want.x, want.y)
             );
-            assert!(
-                (got.4 - want.fused).abs() < 1e-4,
-                "{ctx}: fused {} vs {}",
-                got.4,
-                want.fused
-            );
+            assert!((got.4 - want.fused).abs() < 1e-4, "{ctx}: fused {} vs {}", got.4, want.fused);
             assert_eq!(got.7, want.nbr_count, "{ctx}: neighbour count");
             for o in 0..4 {
-                assert!(
-                    (got.8[o] - want.y_out[o]).abs() < 1e-4,
-                    "{ctx}: y{o} {} vs {}",
-                    got.8[o],
-                    want.y_out[o]
-                );
+                assert!((got.8[o] - want.y_out[o]).abs() < 1e-4, "{ctx}: y{o} {} vs {}", got.8[o], want.y_out[o]);
             }
-            assert!(
-                (got.5 - want.z).abs() <= 1e-3 * want.z.max(1.0),
-                "{ctx}: z {} vs {}",
-                got.5,
-                want.z
-            );
+            assert!((got.5 - want.z).abs() <= 1e-3 * want.z.max(1.0), "{ctx}: z {} vs {}", got.5, want.z);
             assert_eq!(got.6, want.anomaly, "{ctx}: anomaly flag (z {})", want.z);
             flags += want.anomaly as u32;
             neighbours += want.nbr_count;
@@ -138,11 +92,7 @@ fn pipeline_matches_the_reference_implementation() {
 /// Same seed, 1 thread and 2 threads: byte-identical state dumps.
 #[test]
 fn state_is_identical_on_one_and_two_threads() {
-    let config = ModelConfig {
-        width: 300.0,
-        height: 300.0,
-        ..ModelConfig::default()
-    };
+    let config = ModelConfig { width: 300.0, height: 300.0, ..ModelConfig::default() };
     let dump = |threads| {
         let mut app = build_app(scenario(config.clone(), 3000), threads, 16);
         for _ in 0..130 {

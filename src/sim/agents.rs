@@ -103,28 +103,15 @@ pub fn spawn_population(world: &mut World) {
     let config = world.resource::<ModelConfig>().clone();
     let population = world.resource::<Population>().clone();
     let bundle = |slot: usize, spec: AgentSpec| {
-        let heading = spec
-            .heading
-            .unwrap_or_else(|| default_heading(config.seed, spec.id));
-        (
-            Agent,
-            AgentId(spec.id),
-            AgentSlot(slot as u32),
-            Position(Vec2::new(spec.x, spec.y)),
-            Heading(heading),
-        )
+        let heading = spec.heading.unwrap_or_else(|| default_heading(config.seed, spec.id));
+        (Agent, AgentId(spec.id), AgentSlot(slot as u32), Position(Vec2::new(spec.x, spec.y)), Heading(heading))
     };
     match population {
         Population::Generated(n) => {
             world.spawn_batch((0..n).map(|id| bundle(id as usize, generated_agent(&config, id))));
         }
         Population::Listed(specs) => {
-            world.spawn_batch(
-                specs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(slot, spec)| bundle(slot, spec)),
-            );
+            world.spawn_batch(specs.into_iter().enumerate().map(|(slot, spec)| bundle(slot, spec)));
         }
     }
 }
@@ -144,17 +131,8 @@ mod tests {
         ];
         for (id, (x, y, theta)) in want.into_iter().enumerate() {
             let a = generated_agent(&config, id as u32);
-            assert!(
-                (a.x - x).abs() < 1e-4 && (a.y - y).abs() < 1e-4,
-                "agent {id} at ({}, {})",
-                a.x,
-                a.y
-            );
-            assert!(
-                (a.heading.unwrap() - theta).abs() < 1e-6,
-                "agent {id} heading {:?}",
-                a.heading
-            );
+            assert!((a.x - x).abs() < 1e-4 && (a.y - y).abs() < 1e-4, "agent {id} at ({}, {})", a.x, a.y);
+            assert!((a.heading.unwrap() - theta).abs() < 1e-6, "agent {id} heading {:?}", a.heading);
         }
     }
 }

@@ -71,13 +71,7 @@ pub struct FusedHistory {
 
 impl FusedHistory {
     pub fn new(agents: usize, window: usize) -> Self {
-        Self {
-            agents,
-            window,
-            values: vec![0.0; agents * window],
-            head: 0,
-            filled: 0,
-        }
+        Self { agents, window, values: vec![0.0; agents * window], head: 0, filled: 0 }
     }
 
     /// Whether every agent holds `WIN` values.
@@ -114,17 +108,9 @@ impl FusedHistory {
         let mut flagged = 0;
         for (((slot, fused), sums), out) in slots.iter().zip(fused).zip(sums).zip(out) {
             let slot = slot.index();
-            assert!(
-                slot < self.agents,
-                "agent slot {slot} beyond the history's {} agents",
-                self.agents
-            );
+            assert!(slot < self.agents, "agent slot {slot} beyond the history's {} agents", self.agents);
             let x = fused.0 as f64;
-            *out = if full {
-                verdict(sums, x, inv, threshold)
-            } else {
-                Anomaly::default()
-            };
+            *out = if full { verdict(sums, x, inv, threshold) } else { Anomaly::default() };
             flagged += out.flagged as u64;
             // SAFETY: slot < agents and head < window, so the index is in
             // bounds; only this call touches this slot's column (caller).
@@ -171,18 +157,11 @@ fn verdict(sums: &WindowSums, x: f64, inv_window: f64, threshold: f64) -> Anomal
     let m = sums.sum * inv_window;
     let sd = (sums.sum_sq * inv_window - m * m).max(0.0).sqrt();
     let z = (x - m).abs() / sd.max(0.001);
-    Anomaly {
-        z: z as f32,
-        flagged: z > threshold,
-    }
+    Anomaly { z: z as f32, flagged: z > threshold }
 }
 
 /// Sizes the history for the spawned agents.
-pub fn size_history(
-    agents: Query<(), With<Agent>>,
-    config: Res<ModelConfig>,
-    mut history: ResMut<FusedHistory>,
-) {
+pub fn size_history(agents: Query<(), With<Agent>>, config: Res<ModelConfig>, mut history: ResMut<FusedHistory>) {
     *history = FusedHistory::new(agents.iter().count(), config.window);
 }
 
@@ -195,9 +174,7 @@ pub fn detect_anomalies(
     pool: Res<ComputePool>,
 ) {
     let threshold = config.z_threshold as f64;
-    let view = HistoryView {
-        base: history.values.as_mut_ptr(),
-    };
+    let view = HistoryView { base: history.values.as_mut_ptr() };
     let history_ref = &*history;
     let mut flagged = 0;
     for (slots, fused, mut sums, mut anomalies) in agents.contiguous_iter_mut().expect(TABLES) {
@@ -235,28 +212,16 @@ mod tests {
 
     impl Single {
         fn new(window: usize) -> Self {
-            Self {
-                history: FusedHistory::new(1, window),
-                sums: WindowSums::default(),
-            }
+            Self { history: FusedHistory::new(1, window), sums: WindowSums::default() }
         }
 
         fn step(&mut self, x: f32, threshold: f64) -> Anomaly {
-            let view = HistoryView {
-                base: self.history.values.as_mut_ptr(),
-            };
+            let view = HistoryView { base: self.history.values.as_mut_ptr() };
             let mut out = [Anomaly::default()];
             let slot = [AgentSlot::for_test(0)];
             // SAFETY: a single slot, a single caller.
             unsafe {
-                self.history.detect(
-                    view,
-                    &slot,
-                    &[Fused(x)],
-                    std::slice::from_mut(&mut self.sums),
-                    &mut out,
-                    threshold,
-                )
+                self.history.detect(view, &slot, &[Fused(x)], std::slice::from_mut(&mut self.sums), &mut out, threshold)
             };
             self.history.advance();
             out[0]
@@ -288,11 +253,7 @@ mod tests {
             if all.len() >= window {
                 let (m, sd) = two_pass(&all[all.len() - window..]);
                 let want = (x as f64 - m).abs() / sd.max(0.001);
-                assert!(
-                    (out.z as f64 - want).abs() <= 1e-4 * want.max(1.0),
-                    "frame {t}: z {} vs {want}",
-                    out.z
-                );
+                assert!((out.z as f64 - want).abs() <= 1e-4 * want.max(1.0), "frame {t}: z {} vs {want}", out.z);
             } else {
                 assert_eq!(out, Anomaly::default(), "frame {t}: window not yet full");
             }
@@ -300,19 +261,10 @@ mod tests {
             let last = &all[all.len().saturating_sub(window)..];
             let sum: f64 = last.iter().map(|&v| v as f64).sum();
             let sum_sq: f64 = last.iter().map(|&v| (v as f64).powi(2)).sum();
-            assert!(
-                (det.sums.sum - sum).abs() <= 1e-4 * sum.abs().max(1e-9),
-                "frame {t}: Σx"
-            );
-            assert!(
-                (det.sums.sum_sq - sum_sq).abs() <= 1e-4 * sum_sq.abs().max(1e-9),
-                "frame {t}: Σx²"
-            );
+            assert!((det.sums.sum - sum).abs() <= 1e-4 * sum.abs().max(1e-9), "frame {t}: Σx");
+            assert!((det.sums.sum_sq - sum_sq).abs() <= 1e-4 * sum_sq.abs().max(1e-9), "frame {t}: Σx²");
         }
-        assert_eq!(
-            det.history.values(0).collect::<Vec<_>>(),
-            all[all.len() - window..]
-        );
+        assert_eq!(det.history.values(0).collect::<Vec<_>>(), all[all.len() - window..]);
     }
 
     #[test]

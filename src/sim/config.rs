@@ -70,11 +70,7 @@ impl ModelConfig {
     /// Checks every parameter; the error names the option and the bound.
     pub fn validate(&self) -> Result<(), String> {
         fn positive(name: &str, v: f32) -> Result<(), String> {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(format!("{name} must be a finite number > 0, got {v}"))
-            }
+            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(format!("{name} must be a finite number > 0, got {v}")) }
         }
         fn non_negative(name: &str, v: f32) -> Result<(), String> {
             if v.is_finite() && v >= 0.0 {
@@ -84,11 +80,7 @@ impl ModelConfig {
             }
         }
         fn within(name: &str, v: usize, lo: usize, hi: usize) -> Result<(), String> {
-            if (lo..=hi).contains(&v) {
-                Ok(())
-            } else {
-                Err(format!("{name} must be between {lo} and {hi}, got {v}"))
-            }
+            if (lo..=hi).contains(&v) { Ok(()) } else { Err(format!("{name} must be between {lo} and {hi}, got {v}")) }
         }
         positive("--width", self.width)?;
         positive("--height", self.height)?;

@@ -21,12 +21,8 @@ use super::{
 };
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<DetectionScore>().add_systems(
-        super::SimFrame,
-        score_detection
-            .in_set(Stage::Anomaly)
-            .after(detect_anomalies),
-    );
+    app.init_resource::<DetectionScore>()
+        .add_systems(super::SimFrame, score_detection.in_set(Stage::Anomaly).after(detect_anomalies));
 }
 
 /// Running totals of the awareness score.
@@ -53,11 +49,7 @@ impl DetectionScore {
 
     /// False alarms per 1,000 agent-frames.
     pub fn false_alarms_per_1000(&self) -> f64 {
-        if self.agent_frames == 0 {
-            0.0
-        } else {
-            self.false_alarms as f64 * 1000.0 / self.agent_frames as f64
-        }
+        if self.agent_frames == 0 { 0.0 } else { self.false_alarms as f64 * 1000.0 / self.agent_frames as f64 }
     }
 }
 
@@ -79,10 +71,7 @@ pub fn score_detection(
     for (slot, p, anomaly) in &agents {
         let (x, y) = (p.0.x, p.0.y);
         if anomaly.flagged {
-            if !events
-                .iter()
-                .any(|e| e.distance_sq(x, y) <= e.radius * e.radius)
-            {
+            if !events.iter().any(|e| e.distance_sq(x, y) <= e.radius * e.radius) {
                 score.false_alarms += 1;
             }
             // Witnesses of events that started last frame, flagged now.
@@ -108,8 +97,49 @@ pub fn score_detection(
 
 /// The range of `value` in the sorted `list`.
 fn equal_range(list: &[usize], value: usize) -> (usize, usize) {
-    (
-        list.partition_point(|&v| v < value),
-        list.partition_point(|&v| v <= value),
-    )
+    (list.partition_point(|&v| v < value), list.partition_point(|&v| v <= value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{SimClock, environment::Event};
+
+    /// Four agents around one event, scored by hand over three frames.
+    #[test]
+    fn recall_and_false_alarms_by_hand() {
+        let mut world = World::new();
+        let event = Event { start: 120, end: 180, x: 0.0, y: 0.0, radius: 10.0, channel: 0, magnitude: 2.0 };
+        world.insert_resource(ActiveEvents(vec![event]));
+        world.insert_resource(SimClock { frame: 120 });
+        world.init_resource::<DetectionScore>();
+        // A: witness (within r/2 = 5), flagged at once. B: witness, flagged
+        // one frame late. C: witness, flagged two frames late (missed).
+        // D: inside the radius but not a witness. E: far away.
+        let at = |x: f32, y: f32| Position(Vec2::new(x, y));
+        let agents: Vec<Entity> = [at(1.0, 0.0), at(0.0, 3.0), at(-4.0, 0.0), at(8.0, 0.0), at(50.0, 50.0)]
+            .into_iter()
+            .enumerate()
+            .map(|(slot, p)| world.spawn((Agent, AgentSlot::for_test(slot as u32), p, Anomaly::default())).id())
+            .collect();
+        let flags_by_frame =
+            [[true, false, false, true, true], [false, true, false, false, true], [false, false, true, false, false]];
+        let mut system = IntoSystem::into_system(score_detection);
+        system.initialize(&mut world);
+        for (k, flags) in flags_by_frame.iter().enumerate() {
+            world.resource_mut::<SimClock>().frame = 120 + k as u64;
+            for (&e, &flagged) in agents.iter().zip(flags) {
+                world.get_mut::<Anomaly>(e).unwrap().flagged = flagged;
+            }
+            world.insert_resource(AnomalyCount { this_frame: flags.iter().filter(|&&f| f).count() as u64, total: 0 });
+            system.run((), &mut world).unwrap();
+        }
+        let score = world.resource::<DetectionScore>();
+        assert_eq!((score.witnesses, score.noticed), (3, 2));
+        assert_eq!(score.recall(), Some(2.0 / 3.0));
+        // E's two flags are false alarms; D's flag is inside the radius.
+        assert_eq!(score.false_alarms, 2);
+        assert_eq!(score.agent_frames, 15);
+        assert!((score.false_alarms_per_1000() - 2000.0 / 15.0).abs() < 1e-9);
+    }
 }

@@ -15,12 +15,8 @@ use super::{SimClock, Stage, config::MAX_CHANNELS, config::ModelConfig};
 use crate::rng::{EVENT_SALT, splitmix64, unit};
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<ActiveEvents>().add_systems(
-        super::SimFrame,
-        activate_events
-            .in_set(Stage::Sensing)
-            .before(super::sensing::sense),
-    );
+    app.init_resource::<ActiveEvents>()
+        .add_systems(super::SimFrame, activate_events.in_set(Stage::Sensing).before(super::sensing::sense));
 }
 
 /// The background fields `B_c`: a `G × G` raster per channel.
@@ -46,20 +42,12 @@ impl Background {
                 let cell = &mut cells[gy * side + gx];
                 for (c, value) in cell.iter_mut().enumerate() {
                     let (c, k) = (c as f64, c as f64 + 1.0);
-                    let v = 0.5
-                        + 0.25
-                            * (TAU * (k * cx / w + c / 8.0)).sin()
-                            * (TAU * (k * cy / h + c / 16.0)).cos();
+                    let v = 0.5 + 0.25 * (TAU * (k * cx / w + c / 8.0)).sin() * (TAU * (k * cy / h + c / 16.0)).cos();
                     *value = v as f32;
                 }
             }
         }
-        Self {
-            side,
-            width: config.width,
-            height: config.height,
-            cells,
-        }
+        Self { side, width: config.width, height: config.height, cells }
     }
 
     /// `B_c[gx, gy]`, the stored value of one cell.
@@ -89,12 +77,7 @@ impl Background {
         let b10 = &self.cells[j0 * self.side + i1];
         let b01 = &self.cells[j1 * self.side + i0];
         let b11 = &self.cells[j1 * self.side + i1];
-        let (w00, w10, w01, w11) = (
-            (1.0 - fu) * (1.0 - fv),
-            fu * (1.0 - fv),
-            (1.0 - fu) * fv,
-            fu * fv,
-        );
+        let (w00, w10, w01, w11) = ((1.0 - fu) * (1.0 - fv), fu * (1.0 - fv), (1.0 - fu) * fv, fu * fv);
         std::array::from_fn(|c| w00 * b00[c] + w10 * b10[c] + w01 * b01[c] + w11 * b11[c])
     }
 
@@ -170,13 +153,8 @@ impl EventSchedule {
     pub fn active_at(&self, config: &ModelConfig, t: u64, out: &mut Vec<Event>) {
         match self {
             EventSchedule::Default => {
-                if t >= DEFAULT_FIRST_START
-                    && (t - DEFAULT_FIRST_START) % DEFAULT_PERIOD < DEFAULT_DURATION
-                {
-                    out.push(default_event(
-                        config,
-                        (t - DEFAULT_FIRST_START) / DEFAULT_PERIOD,
-                    ));
+                if t >= DEFAULT_FIRST_START && (t - DEFAULT_FIRST_START) % DEFAULT_PERIOD < DEFAULT_DURATION {
+                    out.push(default_event(config, (t - DEFAULT_FIRST_START) / DEFAULT_PERIOD));
                 }
             }
             EventSchedule::Listed(events) => out.extend(events.iter().filter(|e| e.is_active(t))),
@@ -214,24 +192,10 @@ mod tests {
         let bg = Background::new(&ModelConfig::default());
         assert!(close(bg.cell(0, 0, 0), 0.503_067_68, 1e-6));
         assert!(close(bg.cell(3, 10, 200), 0.525_971_83, 1e-6));
-        let want = [
-            0.5,
-            0.663_221_96,
-            0.676_537_16,
-            0.567_486_64,
-            0.5,
-            0.567_283_39,
-            0.675_475_48,
-            0.661_751_33,
-        ];
+        let want = [0.5, 0.663_221_96, 0.676_537_16, 0.567_486_64, 0.5, 0.567_283_39, 0.675_475_48, 0.661_751_33];
         let got = bg.sample_all(500.0, 500.0);
         for c in 0..8 {
-            assert!(
-                close(got[c], want[c], 1e-6),
-                "channel {c}: {} vs {}",
-                got[c],
-                want[c]
-            );
+            assert!(close(got[c], want[c], 1e-6), "channel {c}: {} vs {}", got[c], want[c]);
         }
     }
 
@@ -241,9 +205,7 @@ mod tests {
         let cx = (gx as f64 + 0.5) * w / g as f64;
         let cy = (gy as f64 + 0.5) * h / g as f64;
         let k = c as f64 + 1.0;
-        0.5 + 0.25
-            * (TAU * (k * cx / w + c as f64 / 8.0)).sin()
-            * (TAU * (k * cy / h + c as f64 / 16.0)).cos()
+        0.5 + 0.25 * (TAU * (k * cx / w + c as f64 / 8.0)).sin() * (TAU * (k * cy / h + c as f64 / 16.0)).cos()
     }
 
     /// Corners and edges: outside the outer cell centres the sample clamps
@@ -256,17 +218,11 @@ mod tests {
         let last = g - 1;
         for c in 0..8 {
             // The four corners of the world clamp to the corner cells.
-            for (x, y, gx, gy) in [
-                (0.0, 0.0, 0, 0),
-                (1000.0, 0.0, last, 0),
-                (0.0, 1000.0, 0, last),
-                (1000.0, 1000.0, last, last),
-            ] {
+            for (x, y, gx, gy) in
+                [(0.0, 0.0, 0, 0), (1000.0, 0.0, last, 0), (0.0, 1000.0, 0, last), (1000.0, 1000.0, last, last)]
+            {
                 let want = formula(c, gx, gy, g) as f32;
-                assert!(
-                    close(bg.sample(c, x, y), want, 1e-6),
-                    "corner ({x},{y}) channel {c}"
-                );
+                assert!(close(bg.sample(c, x, y), want, 1e-6), "corner ({x},{y}) channel {c}");
             }
             // Along the left edge (x = 0) the sample interpolates in y only,
             // between the cells of column 0.
@@ -274,25 +230,16 @@ mod tests {
             let y = 10.3 * cell; // between centres of rows 9 (9.5) and 10 (10.5)
             let fv = (10.3f64 - 0.5) - 9.0;
             let want = (1.0 - fv) * formula(c, 0, 9, g) + fv * formula(c, 0, 10, g);
-            assert!(
-                close(bg.sample(c, 0.0, y), want as f32, 2e-6),
-                "left edge channel {c}"
-            );
+            assert!(close(bg.sample(c, 0.0, y), want as f32, 2e-6), "left edge channel {c}");
             // Along the top edge (y = H) it interpolates in x only, in the last row.
             let x = 100.75 * cell;
             let fu = (100.75f64 - 0.5) - 100.0;
             let want = (1.0 - fu) * formula(c, 100, last, g) + fu * formula(c, 101, last, g);
-            assert!(
-                close(bg.sample(c, x, 1000.0), want as f32, 2e-6),
-                "top edge channel {c}"
-            );
+            assert!(close(bg.sample(c, x, 1000.0), want as f32, 2e-6), "top edge channel {c}");
             // At an inner cell centre the sample is that cell.
             let (gx, gy) = (37, 201);
             let (x, y) = ((gx as f32 + 0.5) * cell, (gy as f32 + 0.5) * cell);
-            assert!(
-                close(bg.sample(c, x, y), formula(c, gx, gy, g) as f32, 2e-6),
-                "centre channel {c}"
-            );
+            assert!(close(bg.sample(c, x, y), formula(c, gx, gy, g) as f32, 2e-6), "centre channel {c}");
         }
     }
 
@@ -316,10 +263,7 @@ mod tests {
         for t in 0..1000 {
             out.clear();
             EventSchedule::Default.active_at(&config, t, &mut out);
-            let want: Vec<Event> = (0..4)
-                .map(|k| default_event(&config, k))
-                .filter(|e| e.is_active(t))
-                .collect();
+            let want: Vec<Event> = (0..4).map(|k| default_event(&config, k)).filter(|e| e.is_active(t)).collect();
             assert_eq!(out, want, "frame {t}");
         }
     }

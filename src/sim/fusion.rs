@@ -17,8 +17,7 @@ use super::{
 };
 
 pub(super) fn plugin(app: &mut App) {
-    app.register_required_components::<Agent, Fused>()
-        .add_systems(super::SimFrame, fuse.in_set(Stage::Fusion));
+    app.register_required_components::<Agent, Fused>().add_systems(super::SimFrame, fuse.in_set(Stage::Fusion));
 }
 
 /// The agent's fused reading. Until fusion runs in a frame it holds the
@@ -34,9 +33,7 @@ const NEIGHBOUR_WEIGHT: f32 = 0.25;
 #[inline]
 pub fn fuse_one(sensors: &[f32], channels: usize, neighbourhood: &Neighbourhood) -> f32 {
     let w = 1.0 / channels as f32;
-    let raw = sensors[..channels]
-        .iter()
-        .fold(0.0f32, |acc, &s| acc + w * s);
+    let raw = sensors[..channels].iter().fold(0.0f32, |acc, &s| acc + w * s);
     match neighbourhood.mean() {
         Some(mean) => OWN_WEIGHT * raw + NEIGHBOUR_WEIGHT * mean,
         None => raw,
@@ -53,11 +50,7 @@ pub fn fuse(
     for (sensors, neighbourhoods, mut fused) in agents.contiguous_iter_mut().expect(TABLES) {
         let fused: &mut [Fused] = &mut fused;
         pool.install(|| {
-            (
-                sensors.par_chunks(CHUNK),
-                neighbourhoods.par_chunks(CHUNK),
-                fused.par_chunks_mut(CHUNK),
-            )
+            (sensors.par_chunks(CHUNK), neighbourhoods.par_chunks(CHUNK), fused.par_chunks_mut(CHUNK))
                 .into_par_iter()
                 .for_each(|(sensors, neighbourhoods, fused)| {
                     for ((s, n), f) in sensors.iter().zip(neighbourhoods).zip(fused) {

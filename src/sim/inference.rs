@@ -24,8 +24,7 @@ use super::{
 use crate::rng::{MLP_SALT, splitmix64, unit};
 
 pub(super) fn plugin(app: &mut App) {
-    app.register_required_components::<Agent, MlpOutput>()
-        .add_systems(super::SimFrame, infer.in_set(Stage::Inference));
+    app.register_required_components::<Agent, MlpOutput>().add_systems(super::SimFrame, infer.in_set(Stage::Inference));
 }
 
 /// Outputs of the MLP: `y0` threat, `y1` interest, `y2, y3` steer.
@@ -73,19 +72,10 @@ impl Mlp {
             let u = 2.0 * unit(splitmix64(MLP_SALT ^ n as u64)) - 1.0;
             (u as f64 * (6.0 / fans as f64).sqrt()) as f32
         };
-        let w1 = Array2::from_shape_fn((inputs, hidden), |(r, c)| {
-            weight(r * hidden + c, inputs + hidden)
-        });
+        let w1 = Array2::from_shape_fn((inputs, hidden), |(r, c)| weight(r * hidden + c, inputs + hidden));
         let offset = inputs * hidden;
-        let w2 = Array2::from_shape_fn((hidden, OUTPUTS), |(r, c)| {
-            weight(offset + r * OUTPUTS + c, hidden + OUTPUTS)
-        });
-        Self {
-            w1,
-            b1: Array1::zeros(hidden),
-            w2,
-            b2: Array1::zeros(OUTPUTS),
-        }
+        let w2 = Array2::from_shape_fn((hidden, OUTPUTS), |(r, c)| weight(offset + r * OUTPUTS + c, hidden + OUTPUTS));
+        Self { w1, b1: Array1::zeros(hidden), w2, b2: Array1::zeros(OUTPUTS) }
     }
 
     pub fn inputs(&self) -> usize {
@@ -98,26 +88,18 @@ impl Mlp {
 
     /// Runs the network on `sensors.len()` agents, writing `outputs`;
     /// `hidden` is scratch space, grown as needed.
-    pub fn infer_batch(
-        &self,
-        sensors: &[Sensors],
-        outputs: &mut [MlpOutput],
-        hidden: &mut Vec<f32>,
-    ) {
+    pub fn infer_batch(&self, sensors: &[Sensors], outputs: &mut [MlpOutput], hidden: &mut Vec<f32>) {
         let n = sensors.len();
         assert_eq!(n, outputs.len());
         let width = self.hidden();
         hidden.resize(n * width, 0.0);
-        let x = ArrayView2::from_shape((n, MAX_CHANNELS), sensor_rows(sensors))
-            .expect("sensor rows are n × 8");
+        let x = ArrayView2::from_shape((n, MAX_CHANNELS), sensor_rows(sensors)).expect("sensor rows are n × 8");
         let x = x.slice(s![.., ..self.inputs()]);
-        let mut h = ArrayViewMut2::from_shape((n, width), &mut hidden[..n * width])
-            .expect("scratch is n × hidden");
+        let mut h = ArrayViewMut2::from_shape((n, width), &mut hidden[..n * width]).expect("scratch is n × hidden");
         general_mat_mul(1.0, &x, &self.w1, 0.0, &mut h);
         h += &self.b1;
         h.mapv_inplace(sigmoid);
-        let mut y = ArrayViewMut2::from_shape((n, OUTPUTS), output_rows(outputs))
-            .expect("outputs are n × 4");
+        let mut y = ArrayViewMut2::from_shape((n, OUTPUTS), output_rows(outputs)).expect("outputs are n × 4");
         general_mat_mul(1.0, &h, &self.w2, 0.0, &mut y);
         y += &self.b2;
         y.mapv_inplace(sigmoid);
@@ -134,18 +116,14 @@ pub fn sigmoid(x: f32) -> f32 {
 fn sensor_rows(sensors: &[Sensors]) -> &[f32] {
     // SAFETY: `Sensors` is `repr(transparent)` over `[f32; MAX_CHANNELS]`,
     // so a slice of them is `len × MAX_CHANNELS` contiguous, aligned f32s.
-    unsafe {
-        std::slice::from_raw_parts(sensors.as_ptr().cast::<f32>(), sensors.len() * MAX_CHANNELS)
-    }
+    unsafe { std::slice::from_raw_parts(sensors.as_ptr().cast::<f32>(), sensors.len() * MAX_CHANNELS) }
 }
 
 /// The outputs of `n` agents as `n × 4` row-major floats.
 fn output_rows(outputs: &mut [MlpOutput]) -> &mut [f32] {
     // SAFETY: `MlpOutput` is `repr(transparent)` over `[f32; OUTPUTS]`, and
     // the returned slice borrows `outputs` mutably for its whole life.
-    unsafe {
-        std::slice::from_raw_parts_mut(outputs.as_mut_ptr().cast::<f32>(), outputs.len() * OUTPUTS)
-    }
+    unsafe { std::slice::from_raw_parts_mut(outputs.as_mut_ptr().cast::<f32>(), outputs.len() * OUTPUTS) }
 }
 
 thread_local! {
@@ -154,20 +132,16 @@ thread_local! {
 }
 
 /// Runs the MLP for every agent, a chunk at a time.
-pub fn infer(
-    mut agents: Query<(&Sensors, &mut MlpOutput), With<Agent>>,
-    mlp: Res<Mlp>,
-    pool: Res<ComputePool>,
-) {
+pub fn infer(mut agents: Query<(&Sensors, &mut MlpOutput), With<Agent>>, mlp: Res<Mlp>, pool: Res<ComputePool>) {
     let mlp = &*mlp;
     for (sensors, mut outputs) in agents.contiguous_iter_mut().expect(TABLES) {
         let outputs: &mut [MlpOutput] = &mut outputs;
         pool.install(|| {
-            (sensors.par_chunks(CHUNK), outputs.par_chunks_mut(CHUNK))
-                .into_par_iter()
-                .for_each(|(sensors, outputs)| {
+            (sensors.par_chunks(CHUNK), outputs.par_chunks_mut(CHUNK)).into_par_iter().for_each(
+                |(sensors, outputs)| {
                     HIDDEN.with_borrow_mut(|hidden| mlp.infer_batch(sensors, outputs, hidden));
-                });
+                },
+            );
         });
     }
 }
@@ -181,21 +155,10 @@ mod tests {
     fn default_weights_match_the_published_values() {
         let mlp = Mlp::default_for(&ModelConfig::default());
         assert_eq!((mlp.w1.dim(), mlp.w2.dim()), ((8, 16), (16, 4)));
-        for (c, want) in [0.155_036_99, -0.472_872_61, 0.309_666_34]
-            .into_iter()
-            .enumerate()
-        {
-            assert!(
-                (mlp.w1[[0, c]] - want).abs() < 1e-6,
-                "W1[0][{c}] = {}",
-                mlp.w1[[0, c]]
-            );
+        for (c, want) in [0.155_036_99, -0.472_872_61, 0.309_666_34].into_iter().enumerate() {
+            assert!((mlp.w1[[0, c]] - want).abs() < 1e-6, "W1[0][{c}] = {}", mlp.w1[[0, c]]);
         }
-        assert!(
-            (mlp.w2[[15, 3]] - 0.357_579_08).abs() < 1e-6,
-            "W2[15][3] = {}",
-            mlp.w2[[15, 3]]
-        );
+        assert!((mlp.w2[[15, 3]] - 0.357_579_08).abs() < 1e-6, "W2[15][3] = {}", mlp.w2[[15, 3]]);
         assert!(mlp.b1.iter().chain(&mlp.b2).all(|&b| b == 0.0));
     }
 
@@ -203,29 +166,15 @@ mod tests {
     #[test]
     fn batched_inference_matches_a_scalar_loop() {
         for channels in [8, 3] {
-            let config = ModelConfig {
-                channels,
-                hidden: 5,
-                ..ModelConfig::default()
-            };
+            let config = ModelConfig { channels, hidden: 5, ..ModelConfig::default() };
             let mut mlp = Mlp::default_for(&config);
-            mlp.b1
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, b)| *b = 0.1 * i as f32 - 0.2);
-            mlp.b2
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, b)| *b = -0.05 * i as f32);
+            mlp.b1.iter_mut().enumerate().for_each(|(i, b)| *b = 0.1 * i as f32 - 0.2);
+            mlp.b2.iter_mut().enumerate().for_each(|(i, b)| *b = -0.05 * i as f32);
             let n = 1500;
             let sensors: Vec<Sensors> = (0..n)
                 .map(|a| {
                     Sensors(std::array::from_fn(|c| {
-                        if c < channels {
-                            ((a * 31 + c * 7) % 97) as f32 / 40.0 - 0.8
-                        } else {
-                            0.0
-                        }
+                        if c < channels { ((a * 31 + c * 7) % 97) as f32 / 40.0 - 0.8 } else { 0.0 }
                     }))
                 })
                 .collect();
@@ -235,24 +184,15 @@ mod tests {
                 let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
                 let h: Vec<f64> = (0..mlp.hidden())
                     .map(|j| {
-                        sig((0..channels)
-                            .map(|i| s.0[i] as f64 * mlp.w1[[i, j]] as f64)
-                            .sum::<f64>()
+                        sig((0..channels).map(|i| s.0[i] as f64 * mlp.w1[[i, j]] as f64).sum::<f64>()
                             + mlp.b1[j] as f64)
                     })
                     .collect();
                 for o in 0..OUTPUTS {
-                    let want = sig(h
-                        .iter()
-                        .enumerate()
-                        .map(|(j, hj)| hj * mlp.w2[[j, o]] as f64)
-                        .sum::<f64>()
-                        + mlp.b2[o] as f64);
-                    assert!(
-                        (y.0[o] as f64 - want).abs() < 1e-6,
-                        "output {o}: {} vs {want}",
-                        y.0[o]
-                    );
+                    let want =
+                        sig(h.iter().enumerate().map(|(j, hj)| hj * mlp.w2[[j, o]] as f64).sum::<f64>()
+                            + mlp.b2[o] as f64);
+                    assert!((y.0[o] as f64 - want).abs() < 1e-6, "output {o}: {} vs {want}", y.0[o]);
                 }
             }
         }

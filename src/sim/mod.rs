@@ -70,14 +70,8 @@ pub enum Stage {
 
 impl Stage {
     /// All stages in execution order.
-    pub const ALL: [Stage; 6] = [
-        Stage::Spatial,
-        Stage::Sensing,
-        Stage::Fusion,
-        Stage::Inference,
-        Stage::Anomaly,
-        Stage::Movement,
-    ];
+    pub const ALL: [Stage; 6] =
+        [Stage::Spatial, Stage::Sensing, Stage::Fusion, Stage::Inference, Stage::Anomaly, Stage::Movement];
 
     /// The stage's name in reports (`systems[].name` of the JSON report).
     pub fn name(self) -> &'static str {
@@ -118,10 +112,7 @@ pub struct SimControl {
 
 impl Default for SimControl {
     fn default() -> Self {
-        Self {
-            paused: false,
-            steps_per_update: 1,
-        }
+        Self { paused: false, steps_per_update: 1 }
     }
 }
 
@@ -156,21 +147,13 @@ pub struct SimulationPlugin {
 
 impl Default for SimulationPlugin {
     fn default() -> Self {
-        Self {
-            scenario: Scenario::default(),
-            threads: 0,
-            timing_capacity: 600,
-        }
+        Self { scenario: Scenario::default(), threads: 0, timing_capacity: 600 }
     }
 }
 
 impl Plugin for SimulationPlugin {
     fn build(&self, app: &mut App) {
-        let Scenario {
-            config,
-            population,
-            events,
-        } = self.scenario.clone();
+        let Scenario { config, population, events } = self.scenario.clone();
         app.insert_resource(Background::new(&config))
             .insert_resource(Mlp::default_for(&config))
             .insert_resource(config)
@@ -206,19 +189,10 @@ impl Plugin for SimulationPlugin {
                 )
                     .chain(),
             )
-            .add_systems(
-                SimFrame,
-                (
-                    timing::begin_frame.in_set(Boundary::Begin),
-                    advance_clock.in_set(Boundary::End),
-                ),
-            )
+            .add_systems(SimFrame, (timing::begin_frame.in_set(Boundary::Begin), advance_clock.in_set(Boundary::End)))
             .add_systems(Update, advance_simulation);
         for stage in Stage::ALL {
-            app.add_systems(
-                SimFrame,
-                timing::end_stage(stage).in_set(Boundary::After(stage)),
-            );
+            app.add_systems(SimFrame, timing::end_stage(stage).in_set(Boundary::After(stage)));
         }
         app.add_plugins((
             agents::plugin,

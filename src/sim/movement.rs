@@ -32,14 +32,7 @@ pub fn wrap_angle(theta: f32) -> f32 {
 
 /// One agent's move: new position and heading.
 #[inline]
-pub fn step(
-    config: &ModelConfig,
-    id: u32,
-    frame: u64,
-    y: &MlpOutput,
-    p: Vec2,
-    theta: f32,
-) -> (Vec2, f32) {
+pub fn step(config: &ModelConfig, id: u32, frame: u64, y: &MlpOutput, p: Vec2, theta: f32) -> (Vec2, f32) {
     let jitter = noise(config.seed, id, frame, JITTER_CHANNEL);
     let mut theta = wrap_angle(theta + TURN_GAIN * (2.0 * y.turn() - 1.0) + JITTER * jitter);
     let speed = config.top_speed * y.throttle();
@@ -72,8 +65,7 @@ pub fn move_agents(
 ) {
     let (config, frame) = (&*config, clock.frame);
     for (ids, outputs, mut positions, mut headings) in agents.contiguous_iter_mut().expect(TABLES) {
-        let (positions, headings): (&mut [Position], &mut [Heading]) =
-            (&mut positions, &mut headings);
+        let (positions, headings): (&mut [Position], &mut [Heading]) = (&mut positions, &mut headings);
         pool.install(|| {
             (
                 ids.par_chunks(CHUNK),
@@ -100,10 +92,7 @@ mod tests {
         for k in -2000..2000 {
             let theta = k as f32 * 0.0173;
             let w = wrap_angle(theta);
-            assert!(
-                (-PI..PI).contains(&w) || (w - PI).abs() < 1e-6,
-                "{theta} → {w}"
-            );
+            assert!((-PI..PI).contains(&w) || (w - PI).abs() < 1e-6, "{theta} → {w}");
             // Same direction as before.
             assert!((w.sin() - theta.sin()).abs() < 1e-3 && (w.cos() - theta.cos()).abs() < 1e-3);
         }
@@ -111,11 +100,7 @@ mod tests {
 
     #[test]
     fn walls_reflect_position_and_heading() {
-        let config = ModelConfig {
-            top_speed: 60.0,
-            dt: 1.0,
-            ..ModelConfig::default()
-        };
+        let config = ModelConfig { top_speed: 60.0, dt: 1.0, ..ModelConfig::default() };
         // y2 = 0.5 (no steer); jitter is unknown, so compare with the same
         // step made away from the walls.
         let y = MlpOutput([0.0, 0.0, 0.5, 1.0]);
@@ -126,11 +111,7 @@ mod tests {
         let dx = p0.x - 500.0; // < -10, so the agent crosses x = 0
         assert!(dx < -10.0);
         assert!((p.x - (-(10.0 + dx))).abs() < 1e-3 && (p.y - p0.y).abs() < 1e-3);
-        assert!(
-            (t - wrap_angle(PI - t0)).abs() < 1e-5,
-            "{t} vs {}",
-            wrap_angle(PI - t0)
-        );
+        assert!((t - wrap_angle(PI - t0)).abs() < 1e-5, "{t} vs {}", wrap_angle(PI - t0));
         // Heading up from near the top wall.
         let (p0, t0) = free(PI / 2.0);
         let (p, t) = step(&config, 3, 0, &y, Vec2::new(500.0, 990.0), PI / 2.0);

@@ -34,9 +34,7 @@ impl ComputePool {
             .thread_name(|i| format!("genesis-sim-{i}"))
             .build()
             .expect("the OS refused to start the simulation's worker threads");
-        Self {
-            pool: Arc::new(pool),
-        }
+        Self { pool: Arc::new(pool) }
     }
 
     /// Number of worker threads.

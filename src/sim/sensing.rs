@@ -18,8 +18,7 @@ use super::{
 use crate::rng::{noise_from, noise_key};
 
 pub(super) fn plugin(app: &mut App) {
-    app.register_required_components::<Agent, Sensors>()
-        .add_systems(super::SimFrame, sense.in_set(Stage::Sensing));
+    app.register_required_components::<Agent, Sensors>().add_systems(super::SimFrame, sense.in_set(Stage::Sensing));
 }
 
 /// This frame's sensor readings `s_0 .. s_{S-1}` (channels beyond `S` stay 0).
@@ -46,11 +45,7 @@ pub fn sense_at(
     }
     let key = noise_key(config.seed, id, frame);
     for (c, value) in s.iter_mut().enumerate() {
-        *value = if c < config.channels {
-            *value + config.noise * noise_from(key, c as u64)
-        } else {
-            0.0
-        };
+        *value = if c < config.channels { *value + config.noise * noise_from(key, c as u64) } else { 0.0 };
     }
     s
 }
@@ -68,11 +63,7 @@ pub fn sense(
     for (ids, positions, mut sensors) in agents.contiguous_iter_mut().expect(TABLES) {
         let sensors: &mut [Sensors] = &mut sensors;
         pool.install(|| {
-            (
-                ids.par_chunks(CHUNK),
-                positions.par_chunks(CHUNK),
-                sensors.par_chunks_mut(CHUNK),
-            )
+            (ids.par_chunks(CHUNK), positions.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK))
                 .into_par_iter()
                 .for_each(|(ids, positions, sensors)| {
                     for ((id, p), s) in ids.iter().zip(positions).zip(sensors) {

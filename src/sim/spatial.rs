@@ -50,61 +50,103 @@ impl Neighbourhood {
 
 impl Default for Neighbourhood {
     fn default() -> Self {
-        Self {
-            count: 0,
-            nearest: f32::INFINITY,
-            nbr_mean: f32::NAN,
-        }
+        Self { count: 0, nearest: f32::INFINITY, nbr_mean: f32::NAN }
     }
 }
 
-/// The `K` nearest candidates seen so far, sorted by `(distance², id)`.
+/// The `K` best candidates offered so far, in SPEC 4.1's order: nearer
+/// first, ties by smaller id.
+///
+/// Each candidate is one `u64` key, `distance² bits << 32 | id`: for
+/// non-negative floats the bit pattern orders like the value, so comparing
+/// keys compares `(distance², id)` in one instruction. The kept set is a
+/// binary max-heap while searching (the root is the current K-th best, and
+/// a better newcomer replaces it in `log K` steps), far cheaper than keeping
+/// it sorted; [`Self::sort`] orders it when a caller needs the list itself.
 #[derive(Clone, Debug)]
 pub struct Nearest {
     len: usize,
-    cap: usize,
-    dist_sq: [f32; MAX_NEIGHBOURS],
-    id: [u32; MAX_NEIGHBOURS],
+    k: usize,
+    keys: [u64; MAX_NEIGHBOURS],
     fused: [f32; MAX_NEIGHBOURS],
 }
 
 impl Nearest {
     pub fn new(k: usize) -> Self {
-        assert!(
-            (1..=MAX_NEIGHBOURS).contains(&k),
-            "K must be 1..={MAX_NEIGHBOURS}"
-        );
-        Self {
-            len: 0,
-            cap: k,
-            dist_sq: [0.0; MAX_NEIGHBOURS],
-            id: [0; MAX_NEIGHBOURS],
-            fused: [0.0; MAX_NEIGHBOURS],
-        }
+        assert!((1..=MAX_NEIGHBOURS).contains(&k), "K must be 1..={MAX_NEIGHBOURS}");
+        Self { len: 0, k, keys: [0; MAX_NEIGHBOURS], fused: [0.0; MAX_NEIGHBOURS] }
     }
 
     pub fn clear(&mut self) {
         self.len = 0;
     }
 
-    /// Offers a candidate; kept if it is among the `K` best.
+    #[inline]
+    fn key(dist_sq: f32, id: u32) -> u64 {
+        ((dist_sq.to_bits() as u64) << 32) | id as u64
+    }
+
+    /// Squared distance a candidate must not exceed to be kept: the K-th
+    /// best so far, `+∞` while fewer than K are held.
+    #[inline]
+    pub fn bound(&self) -> f32 {
+        if self.len == self.k { f32::from_bits((self.keys[0] >> 32) as u32) } else { f32::INFINITY }
+    }
+
+    /// Offers a candidate (`dist_sq` must not be negative); kept if it is
+    /// among the `K` best.
     #[inline]
     pub fn offer(&mut self, dist_sq: f32, id: u32, fused: f32) {
-        let before = |this: &Self, i: usize| (dist_sq, id) < (this.dist_sq[i], this.id[i]);
-        if self.len == self.cap && !before(self, self.len - 1) {
-            return;
+        let key = Self::key(dist_sq, id);
+        if self.len < self.k {
+            // Push, then sift up.
+            let mut at = self.len;
+            self.len += 1;
+            while at > 0 {
+                let parent = (at - 1) / 2;
+                if self.keys[parent] >= key {
+                    break;
+                }
+                self.keys[at] = self.keys[parent];
+                self.fused[at] = self.fused[parent];
+                at = parent;
+            }
+            self.keys[at] = key;
+            self.fused[at] = fused;
+        } else if key < self.keys[0] {
+            // Replace the root (the worst kept), then sift down.
+            let mut at = 0;
+            loop {
+                let left = 2 * at + 1;
+                if left >= self.k {
+                    break;
+                }
+                let right = left + 1;
+                let child = if right < self.k && self.keys[right] > self.keys[left] { right } else { left };
+                if self.keys[child] <= key {
+                    break;
+                }
+                self.keys[at] = self.keys[child];
+                self.fused[at] = self.fused[child];
+                at = child;
+            }
+            self.keys[at] = key;
+            self.fused[at] = fused;
         }
-        let mut at = self.len.min(self.cap - 1);
-        while at > 0 && before(self, at - 1) {
-            self.dist_sq[at] = self.dist_sq[at - 1];
-            self.id[at] = self.id[at - 1];
-            self.fused[at] = self.fused[at - 1];
-            at -= 1;
+    }
+
+    /// Puts the kept neighbours in SPEC order.
+    pub fn sort(&mut self) {
+        let mut pairs: [(u64, f32); MAX_NEIGHBOURS] = [(0, 0.0); MAX_NEIGHBOURS];
+        for (i, pair) in pairs[..self.len].iter_mut().enumerate() {
+            *pair = (self.keys[i], self.fused[i]);
         }
-        self.dist_sq[at] = dist_sq;
-        self.id[at] = id;
-        self.fused[at] = fused;
-        self.len = (self.len + 1).min(self.cap);
+        pairs[..self.len].sort_unstable_by_key(|p| p.0);
+        // Descending order is a valid max-heap too, so the set stays
+        // usable for more offers; the accessors read it back to front.
+        for (i, pair) in pairs[..self.len].iter().rev().enumerate() {
+            (self.keys[i], self.fused[i]) = *pair;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -115,22 +157,23 @@ impl Nearest {
         self.len == 0
     }
 
-    /// Ids of the kept neighbours, nearest first.
-    pub fn ids(&self) -> &[u32] {
-        &self.id[..self.len]
+    /// Ids of the kept neighbours (in SPEC order after [`Self::sort`]).
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.keys[..self.len].iter().rev().map(|&k| k as u32)
     }
 
-    /// Squared distances of the kept neighbours, nearest first.
-    pub fn distances_sq(&self) -> &[f32] {
-        &self.dist_sq[..self.len]
+    /// Squared distances of the kept neighbours (ordered as [`Self::ids`]).
+    pub fn distances_sq(&self) -> impl Iterator<Item = f32> + '_ {
+        self.keys[..self.len].iter().rev().map(|&k| f32::from_bits((k >> 32) as u32))
     }
 
     /// Summary stored on the agent; `previous_defined` is false at frame 0.
+    /// Independent of the kept set's order but for the rounding of the
+    /// mean's `f64` sum, which follows the (deterministic) search order.
     pub fn summary(&self, previous_defined: bool) -> Neighbourhood {
-        let nearest = if self.len > 0 {
-            self.dist_sq[0].sqrt()
-        } else {
-            f32::INFINITY
+        let nearest = match self.keys[..self.len].iter().min() {
+            Some(&k) => f32::from_bits((k >> 32) as u32).sqrt(),
+            None => f32::INFINITY,
         };
         let nbr_mean = if previous_defined && self.len > 0 {
             let sum: f64 = self.fused[..self.len].iter().map(|&f| f as f64).sum();
@@ -138,15 +181,19 @@ impl Nearest {
         } else {
             f32::NAN
         };
-        Neighbourhood {
-            count: self.len as u32,
-            nearest,
-            nbr_mean,
-        }
+        Neighbourhood { count: self.len as u32, nearest, nbr_mean }
     }
 }
 
 /// Agents bucketed by grid cell (rebuilt every frame by counting sort).
+///
+/// The search for one agent scans the square of cells that covers a disc of
+/// radius `h` around it, row by row (each row of cells is one contiguous run
+/// of the arrays). `h` starts at the distance that holds about `K` agents at
+/// the world's mean density (capped at `R`), and grows only when the square
+/// did not prove the answer: in a dense world an agent reads a few dozen
+/// candidates, not all the hundreds within `R`. Cells are half that first
+/// guess wide (at most `R`), so the square is a handful of cells a side.
 #[derive(Resource, Debug, Default)]
 pub struct SpatialGrid {
     cols: usize,
@@ -159,22 +206,31 @@ pub struct SpatialGrid {
     ys: Vec<f32>,
     ids: Vec<u32>,
     fused: Vec<f32>,
+    /// `rank[k]`: where the k-th agent given to `rebuild` sits in the arrays.
+    rank: Vec<u32>,
+    /// Neighbourhoods computed in cell order, before they go to the agents.
+    summaries: Vec<Neighbourhood>,
+    /// First search distance `h` (see the type's docs), for the last `K`.
+    first_reach: f32,
 }
 
-/// At most this many cells per axis, so a tiny radius cannot blow up memory
-/// (cells grow instead; correctness only needs them at least `R` wide).
-const MAX_CELLS_PER_AXIS: usize = 1024;
+/// First search distance, as a multiple of the radius of a disc that holds
+/// `K` agents at mean density: a little more, so one square usually does.
+const REACH_MARGIN: f32 = 1.25;
+/// At most this many cells per axis, so memory stays bounded whatever the
+/// radius; cells grow instead (correctness holds for any cell size).
+const MAX_CELLS_PER_AXIS: usize = 4096;
 
 impl SpatialGrid {
-    /// Rebuilds the grid. `agents` is called twice and must yield the same
-    /// `(x, y, id, fused)` sequence both times.
-    pub fn rebuild<I>(&mut self, width: f32, height: f32, radius: f32, agents: impl Fn() -> I)
+    /// Rebuilds the grid from `n` agents. `agents` is called twice and must
+    /// yield the same `(x, y, id, fused)` sequence of `n` items both times.
+    pub fn rebuild<I>(&mut self, width: f32, height: f32, radius: f32, k: usize, n: usize, agents: impl Fn() -> I)
     where
         I: Iterator<Item = (f32, f32, u32, f32)>,
     {
-        // A hair wider than R, so float rounding in `x / cell` can never put
-        // two agents within R more than one cell apart.
-        let cell = radius * 1.001;
+        let density = n.max(1) as f32 / (width * height);
+        self.first_reach = (REACH_MARGIN * (k as f32 / (std::f32::consts::PI * density)).sqrt()).min(radius);
+        let cell = (0.5 * self.first_reach).max(radius / 64.0);
         self.cols = ((width / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.rows = ((height / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.cell_w = width / self.cols as f32;
@@ -183,26 +239,26 @@ impl SpatialGrid {
 
         self.starts.clear();
         self.starts.resize(cells + 1, 0);
-        let mut n = 0usize;
         for (x, y, _, _) in agents() {
             let c = self.cell_of(x, y);
             self.starts[c + 1] += 1;
-            n += 1;
         }
         for c in 0..cells {
             self.starts[c + 1] += self.starts[c];
         }
-        for v in [&mut self.xs, &mut self.ys, &mut self.fused] {
-            v.resize(n, 0.0);
-        }
+        self.xs.resize(n, 0.0);
+        self.ys.resize(n, 0.0);
+        self.fused.resize(n, 0.0);
         self.ids.resize(n, 0);
+        self.rank.resize(n, 0);
         // Scatter, using `starts[c]` as cell c's cursor; afterwards each
         // cursor sits at the next cell's start, so shift them back.
-        for (x, y, id, fused) in agents() {
+        for (k, (x, y, id, fused)) in agents().enumerate() {
             let c = self.cell_of(x, y);
             let at = self.starts[c] as usize;
             self.starts[c] += 1;
             (self.xs[at], self.ys[at], self.ids[at], self.fused[at]) = (x, y, id, fused);
+            self.rank[k] = at as u32;
         }
         for c in (1..=cells).rev() {
             self.starts[c] = self.starts[c - 1];
@@ -223,29 +279,89 @@ impl SpatialGrid {
         cy * self.cols + cx
     }
 
-    /// Fills `out` with the `K` nearest agents other than `id` within
-    /// `radius` of `(x, y)` (distance ≤ R, compared as `d² ≤ R²` in `f32`).
-    pub fn nearest(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
-        out.clear();
-        let r2 = radius * radius;
-        let (cx, cy) = self.cell_xy(x, y);
-        for ny in cy.saturating_sub(1)..=(cy + 1).min(self.rows - 1) {
-            let row = ny * self.cols;
-            let first = self.starts[row + cx.saturating_sub(1)] as usize;
-            let last = self.starts[row + (cx + 1).min(self.cols - 1) + 1] as usize;
-            // Cells of a row are adjacent in the arrays: one contiguous run.
-            for j in first..last {
-                let (dx, dy) = (self.xs[j] - x, self.ys[j] - y);
-                let d2 = dx * dx + dy * dy;
-                if d2 <= r2 && self.ids[j] != id {
-                    out.offer(d2, self.ids[j], self.fused[j]);
+    /// Offers every agent within `R` (other than `id`) in the square of
+    /// cells covering the disc of radius `reach` around `(x, y)`; returns
+    /// the radius actually covered (a hair more, so rounding in the cell
+    /// index never drops a cell).
+    fn scan_square(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Nearest) -> f32 {
+        let reach = reach * 1.0001 + 1e-6;
+        let col = |v: f32| ((v / self.cell_w) as isize).clamp(0, self.cols as isize - 1) as usize;
+        let row = |v: f32| ((v / self.cell_h) as isize).clamp(0, self.rows as isize - 1) as usize;
+        let (c0, c1) = (col(x - reach), col(x + reach));
+        let (r0, r1) = (row(y - reach), row(y + reach));
+        let centre = row(y);
+        // The agent's own row first, then outwards, so the K-th distance
+        // (and with it the cut-off below) shrinks early.
+        let rows = std::iter::once(centre)
+            .chain((1..=(r1 - r0)).flat_map(|d| [centre.wrapping_sub(d), centre + d]))
+            .filter(|r| (r0..=r1).contains(r));
+        for r in rows {
+            let base = r * self.cols;
+            let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
+            // Distances in blocks of 8 with no branches (vectorised), then
+            // only the few under the cut-off are offered.
+            let mut start = lo;
+            while start < hi {
+                let end = (start + 8).min(hi);
+                let cut = r2.min(out.bound());
+                let mut d2 = [f32::INFINITY; 8];
+                if end - start == 8 {
+                    let (xs, ys) = (&self.xs[start..start + 8], &self.ys[start..start + 8]);
+                    for j in 0..8 {
+                        let (dx, dy) = (xs[j] - x, ys[j] - y);
+                        d2[j] = dx * dx + dy * dy;
+                    }
+                } else {
+                    for j in 0..end - start {
+                        let (dx, dy) = (self.xs[start + j] - x, self.ys[start + j] - y);
+                        d2[j] = dx * dx + dy * dy;
+                    }
                 }
+                let mut hits = 0u32;
+                for (j, d) in d2.iter().enumerate() {
+                    hits |= ((*d <= cut) as u32) << j;
+                }
+                while hits != 0 {
+                    let j = hits.trailing_zeros() as usize;
+                    hits &= hits - 1;
+                    let at = start + j;
+                    if self.ids[at] != id {
+                        out.offer(d2[j], self.ids[at], self.fused[at]);
+                    }
+                }
+                start = end;
             }
+        }
+        reach
+    }
+
+    /// Fills `out` with the `K` nearest agents other than `id` within
+    /// `radius` of `(x, y)` (distance ≤ R, compared as `d² ≤ R²` in `f32`),
+    /// nearest first, ties by smaller id. `K` is `out`'s capacity.
+    pub fn nearest(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+        let r2 = radius * radius;
+        let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
+        loop {
+            out.clear();
+            let covered = self.scan_square(x, y, id, reach, r2, out);
+            let kth = out.bound();
+            // Done when everything that could beat the K-th lies inside the
+            // square (K found within it), or the square covered `R`.
+            if kth <= covered * covered || reach >= radius {
+                return;
+            }
+            // Fewer than K: look as far as R. K found, the last beyond
+            // `reach`: a square of that distance holds every better one.
+            reach = if kth.is_finite() { kth.sqrt().min(radius) } else { radius };
         }
     }
 }
 
 /// Rebuilds the grid and stores every agent's [`Neighbourhood`].
+///
+/// Neighbourhoods are computed in cell order, not in the agents' (random)
+/// table order: consecutive searches then read the same few cells, which
+/// stay in cache. Each result is then copied to its agent through `rank`.
 pub fn map_neighbourhoods(
     mut agents: Query<(&AgentId, &Position, &Fused, &mut Neighbourhood), With<Agent>>,
     mut grid: ResMut<SpatialGrid>,
@@ -253,32 +369,47 @@ pub fn map_neighbourhoods(
     clock: Res<SimClock>,
     pool: Res<ComputePool>,
 ) {
-    let readonly = agents.as_readonly();
-    grid.rebuild(config.width, config.height, config.radius, || {
-        readonly
-            .iter()
-            .map(|(id, p, f, _)| (p.0.x, p.0.y, id.0, f.0))
-    });
-    let grid = &*grid;
+    let tables = || {
+        agents.contiguous_iter().expect(TABLES).flat_map(|(ids, positions, fused, _)| {
+            ids.iter().zip(positions).zip(fused).map(|((id, p), f)| (p.0.x, p.0.y, id.0, f.0))
+        })
+    };
+    let n: usize = agents.contiguous_iter().expect(TABLES).map(|(ids, ..)| ids.len()).sum();
+    grid.rebuild(config.width, config.height, config.radius, config.neighbours, n, tables);
+
     let (radius, k, previous_defined) = (config.radius, config.neighbours, clock.frame > 0);
-    for (ids, positions, _, mut neighbourhoods) in agents.contiguous_iter_mut().expect(TABLES) {
-        let neighbourhoods: &mut [Neighbourhood] = &mut neighbourhoods;
+    let mut summaries = std::mem::take(&mut grid.summaries);
+    summaries.resize(n, Neighbourhood::default());
+    let grid = &mut *grid;
+    {
+        let grid = &*grid;
         pool.install(|| {
-            (
-                ids.par_chunks(CHUNK),
-                positions.par_chunks(CHUNK),
-                neighbourhoods.par_chunks_mut(CHUNK),
-            )
-                .into_par_iter()
-                .for_each(|(ids, positions, out)| {
-                    let mut nearest = Nearest::new(k);
-                    for ((id, p), out) in ids.iter().zip(positions).zip(out) {
-                        grid.nearest(p.0.x, p.0.y, id.0, radius, &mut nearest);
-                        *out = nearest.summary(previous_defined);
-                    }
-                });
+            summaries.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, out)| {
+                let mut nearest = Nearest::new(k);
+                for (i, out) in out.iter_mut().enumerate() {
+                    let at = chunk * CHUNK + i;
+                    let (x, y) = (grid.xs[at], grid.ys[at]);
+                    grid.nearest(x, y, grid.ids[at], radius, &mut nearest);
+                    *out = nearest.summary(previous_defined);
+                }
+            })
         });
+        let mut offset = 0;
+        for (.., mut neighbourhoods) in agents.contiguous_iter_mut().expect(TABLES) {
+            let neighbourhoods: &mut [Neighbourhood] = &mut neighbourhoods;
+            let ranks = &grid.rank[offset..offset + neighbourhoods.len()];
+            offset += neighbourhoods.len();
+            let summaries = &summaries;
+            pool.install(|| {
+                neighbourhoods.par_chunks_mut(CHUNK).zip(ranks.par_chunks(CHUNK)).for_each(|(out, ranks)| {
+                    for (out, &r) in out.iter_mut().zip(ranks) {
+                        *out = summaries[r as usize];
+                    }
+                })
+            });
+        }
     }
+    grid.summaries = summaries;
 }
 
 #[cfg(test)]
@@ -304,35 +435,26 @@ mod tests {
 
     /// A tiny deterministic generator for the test worlds.
     fn lcg(state: &mut u64) -> f32 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (*state >> 40) as f32 / (1u64 << 24) as f32
     }
 
     fn check_world(points: &[(f32, f32, u32)], width: f32, height: f32, radius: f32, k: usize) {
         let mut grid = SpatialGrid::default();
-        grid.rebuild(width, height, radius, || {
-            points.iter().map(|&(x, y, id)| (x, y, id, id as f32))
-        });
+        grid.rebuild(width, height, radius, k, points.len(), || points.iter().map(|&(x, y, id)| (x, y, id, id as f32)));
         let mut nearest = Nearest::new(k);
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
             let want = brute_force(points, i, radius, k);
-            let got: Vec<(f32, u32)> = nearest
-                .distances_sq()
-                .iter()
-                .copied()
-                .zip(nearest.ids().iter().copied())
-                .collect();
+            nearest.sort();
+            let got: Vec<(f32, u32)> = nearest.distances_sq().zip(nearest.ids()).collect();
             assert_eq!(got, want, "agent {id} at ({x}, {y})");
             // The fused values travel with their ids.
             let mean = nearest.summary(true).mean();
             if want.is_empty() {
                 assert_eq!(mean, None);
             } else {
-                let want_mean =
-                    want.iter().map(|&(_, j)| j as f64).sum::<f64>() / want.len() as f64;
+                let want_mean = want.iter().map(|&(_, j)| j as f64).sum::<f64>() / want.len() as f64;
                 assert!((mean.unwrap() as f64 - want_mean).abs() < 1e-3);
             }
         }
@@ -346,10 +468,13 @@ mod tests {
             (2000, 200.0, 50.0, 7.5, 4),
             (300, 30.0, 30.0, 12.0, 16),
             (50, 1000.0, 1000.0, 0.3, 1),
+            // Dense: small cells, the ring search stops early.
+            (6000, 60.0, 60.0, 10.0, 16),
+            (4000, 40.0, 80.0, 10.0, 64),
+            (3000, 30.0, 30.0, 2.0, 5),
         ] {
-            let points: Vec<(f32, f32, u32)> = (0..n)
-                .map(|i| (lcg(&mut s) * w, lcg(&mut s) * h, (i * 7 + 3) as u32))
-                .collect();
+            let points: Vec<(f32, f32, u32)> =
+                (0..n).map(|i| (lcg(&mut s) * w, lcg(&mut s) * h, (i * 7 + 3) as u32)).collect();
             check_world(&points, w, h, r, k);
         }
     }
@@ -380,13 +505,14 @@ mod tests {
         // More than K = 16 neighbours, all at the same distance: ties by id.
         for j in 0..24u32 {
             let a = j as f32 * std::f32::consts::TAU / 24.0;
-            points.push((
-                75.0 + 5.0 * a.cos(),
-                25.0 + 5.0 * a.sin(),
-                100 + (j * 13) % 24,
-            ));
+            points.push((75.0 + 5.0 * a.cos(), 25.0 + 5.0 * a.sin(), 100 + (j * 13) % 24));
         }
         points.push((75.0, 25.0, 99));
+        // A tight cluster far from everyone else: cells are sized for the
+        // average density, so the cluster's cells are crowded.
+        for j in 0..400u32 {
+            points.push((90.0 + (j % 20) as f32 * 0.25, 60.0 + (j / 20) as f32 * 0.25, 1000 + j));
+        }
         check_world(&points, 100.0, 100.0, r, 16);
         check_world(&points, 100.0, 100.0, r, 3);
     }
@@ -395,10 +521,7 @@ mod tests {
     fn neighbour_summary_is_undefined_without_history_or_neighbours() {
         let mut nearest = Nearest::new(4);
         let empty = nearest.summary(true);
-        assert_eq!(
-            (empty.count, empty.nearest, empty.mean()),
-            (0, f32::INFINITY, None)
-        );
+        assert_eq!((empty.count, empty.nearest, empty.mean()), (0, f32::INFINITY, None));
         nearest.offer(4.0, 1, 0.5);
         nearest.offer(1.0, 2, 1.5);
         let s = nearest.summary(true);

@@ -35,11 +35,7 @@ pub struct SampleRing {
 impl SampleRing {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self {
-            samples: Vec::with_capacity(capacity),
-            capacity,
-            next: 0,
-        }
+        Self { samples: Vec::with_capacity(capacity), capacity, next: 0 }
     }
 
     pub fn push(&mut self, ns: u64) {
@@ -66,13 +62,7 @@ impl SampleRing {
 
     /// Samples oldest first.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        let (newer, older) = self
-            .samples
-            .split_at(if self.samples.len() < self.capacity {
-                0
-            } else {
-                self.next
-            });
+        let (newer, older) = self.samples.split_at(if self.samples.len() < self.capacity { 0 } else { self.next });
         older.iter().chain(newer).copied()
     }
 

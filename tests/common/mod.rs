@@ -72,14 +72,7 @@ impl Reference {
                 }
             }
         }
-        Self {
-            config,
-            agents,
-            frame: 0,
-            w1,
-            w2,
-            raster,
-        }
+        Self { config, agents, frame: 0, w1, w2, raster }
     }
 
     /// Default events active at frame t.
@@ -121,10 +114,8 @@ impl Reference {
             cands.sort_by(|p, q| (p.0, p.1).partial_cmp(&(q.0, q.1)).unwrap());
             cands.truncate(cfg.neighbours);
             a.nbr_count = cands.len() as u32;
-            let nbr_mean = (t > 0 && !cands.is_empty()).then(|| {
-                (cands.iter().map(|c| previous[c.2] as f64).sum::<f64>() / cands.len() as f64)
-                    as f32
-            });
+            let nbr_mean = (t > 0 && !cands.is_empty())
+                .then(|| (cands.iter().map(|c| previous[c.2] as f64).sum::<f64>() / cands.len() as f64) as f32);
             // 2. Sensing.
             let mut s = [0f32; 8];
             for (c, sc) in s.iter_mut().enumerate() {
@@ -135,9 +126,7 @@ impl Reference {
                         f += 2.0 * (1.0 - (dx * dx + dy * dy) / (50.0 * 50.0)).max(0.0);
                     }
                 }
-                *sc = self_background(&self.raster, &cfg, c, a.x, a.y)
-                    + f
-                    + cfg.noise * noise(seed, a.id, t, c as u64);
+                *sc = self_background(&self.raster, &cfg, c, a.x, a.y) + f + cfg.noise * noise(seed, a.id, t, c as u64);
             }
             // 3. Fusion.
             let raw = s.iter().fold(0.0f32, |acc, &v| acc + 0.125 * v);
@@ -147,9 +136,7 @@ impl Reference {
             };
             // 4. MLP, scalar.
             let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
-            let h: Vec<f32> = (0..16)
-                .map(|j| sig((0..8).map(|i| s[i] * self.w1[i][j]).sum::<f32>()))
-                .collect();
+            let h: Vec<f32> = (0..16).map(|j| sig((0..8).map(|i| s[i] * self.w1[i][j]).sum::<f32>())).collect();
             for o in 0..4 {
                 a.y_out[o] = sig((0..16).map(|j| h[j] * self.w2[j][o]).sum::<f32>());
             }
@@ -157,13 +144,7 @@ impl Reference {
             if a.window.len() == cfg.window {
                 let n = a.window.len() as f64;
                 let m = a.window.iter().map(|&v| v as f64).sum::<f64>() / n;
-                let sd = (a
-                    .window
-                    .iter()
-                    .map(|&v| (v as f64 - m).powi(2))
-                    .sum::<f64>()
-                    / n)
-                    .sqrt();
+                let sd = (a.window.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n).sqrt();
                 let z = (a.fused as f64 - m).abs() / sd.max(0.001);
                 a.z = z as f32;
                 a.anomaly = z > cfg.z_threshold as f64;
@@ -175,13 +156,9 @@ impl Reference {
             a.window.push(a.fused);
             // 6. Movement.
             let wrap = |th: f32| th - TAU * ((th + PI) / TAU).floor();
-            let mut th =
-                wrap(a.heading + 0.5 * (2.0 * a.y_out[2] - 1.0) + 0.3 * noise(seed, a.id, t, 8));
+            let mut th = wrap(a.heading + 0.5 * (2.0 * a.y_out[2] - 1.0) + 0.3 * noise(seed, a.id, t, 8));
             let speed = cfg.top_speed * a.y_out[3];
-            let (mut x, mut y) = (
-                a.x + speed * th.cos() * cfg.dt,
-                a.y + speed * th.sin() * cfg.dt,
-            );
+            let (mut x, mut y) = (a.x + speed * th.cos() * cfg.dt, a.y + speed * th.sin() * cfg.dt);
             if x < 0.0 {
                 x = -x;
                 th = PI - th;

@@ -1,0 +1,132 @@
+//! The `genesis` binary as a user runs it: help, bad options, the report
+//! files, and determinism of `--dump` across thread counts.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn genesis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genesis"))
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the genesis binary runs")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("genesis-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn help_explains_every_option() {
+    let out = genesis(&["bench", "--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for option in [
+        "--agents",
+        "--frames",
+        "--warmup",
+        "--seed",
+        "--threads",
+        "--json",
+        "--dump",
+        "--width",
+        "--height",
+        "--raster",
+        "--channels",
+        "--radius",
+        "--neighbours",
+        "--window",
+        "--z-threshold",
+        "--noise",
+        "--dt",
+        "--top-speed",
+        "--hidden",
+    ] {
+        assert!(text.contains(option), "bench --help lacks {option}");
+    }
+    assert!(genesis(&["--help"]).status.success());
+}
+
+#[test]
+fn invalid_options_exit_with_code_2_and_a_message() {
+    for args in [
+        &["bench", "--agents", "-3"][..],
+        &["bench", "--frames", "0"],
+        &["bench", "--radius", "0"],
+        &["bench", "--window", "0"],
+        &["bench", "--frames", "5", "--warmup", "7"],
+        &["bench", "--no-such-option"],
+    ] {
+        let out = genesis(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("error"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn dump_is_byte_identical_on_one_and_two_threads() {
+    let run = |threads: &str| {
+        let path = temp(&format!("dump-{threads}.csv"));
+        let out = genesis(&[
+            "bench",
+            "--agents",
+            "2000",
+            "--frames",
+            "140",
+            "--width",
+            "250",
+            "--height",
+            "250",
+            "--threads",
+            threads,
+            "--dump",
+            path.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read(path).unwrap()
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert!(one == two, "--dump differs between 1 and 2 threads");
+    let text = String::from_utf8(one).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,x,y,heading,fused,z,anomaly,nbr_count,y0,y1,y2,y3"));
+    let ids: Vec<u32> = lines.map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(ids, (0..2000).collect::<Vec<_>>(), "one row per agent in id order");
+}
+
+#[test]
+fn json_report_has_the_spec_fields() {
+    let path = temp("report.json");
+    let out =
+        genesis(&["bench", "--agents", "500", "--frames", "200", "--warmup", "20", "--json", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(report["agents"], 500);
+    assert_eq!(report["frames"], 200);
+    assert_eq!(report["seed"], 42);
+    assert!(report["threads"].as_u64().unwrap() >= 1);
+    assert!(report["hz"].as_f64().unwrap() > 0.0);
+    let frame = &report["frame_ms"];
+    let (p50, p99, max) =
+        (frame["p50"].as_f64().unwrap(), frame["p99"].as_f64().unwrap(), frame["max"].as_f64().unwrap());
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{frame}");
+    let names: Vec<&str> = report["systems"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["spatial", "sensing", "fusion", "inference", "anomaly", "movement"]);
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() > 0);
+    assert!(report["anomalies_total"].is_u64());
+    // Event 0 starts at frame 120, so recall is defined.
+    let recall = report["detection"]["recall"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&recall));
+    assert!(report["detection"]["false_alarms_per_1000"].as_f64().unwrap() >= 0.0);
+    // The summary names the same figures.
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["Hz", "p50", "p99", "spatial", "movement", "peak RSS", "recall", "false alarms"] {
+        assert!(text.contains(word), "summary lacks {word}:\n{text}");
+    }
+}
