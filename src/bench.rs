@@ -82,6 +82,10 @@ pub fn build_app(scenario: Scenario, threads: usize, timing_capacity: usize) -> 
 
 /// Runs the benchmark and writes the requested files.
 pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
+    // Open the output files first: a bad path should fail in a second, not
+    // after a long run.
+    let dump = options.dump.as_deref().map(create).transpose()?;
+    let json = options.json.as_deref().map(create).transpose()?;
     let measured = options.frames.saturating_sub(options.warmup).max(1);
     let mut app = build_app(options.scenario.clone(), options.threads, measured as usize);
     let mut frame_ns = Vec::with_capacity(measured as usize);
@@ -107,17 +111,24 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     }
     let wall = measure_start.elapsed();
     let report = report(&mut app, options, &mut frame_ns, wall);
-    if let Some(path) = &options.dump {
-        write_file(path, |w| dump_state(app.world_mut(), w))?;
+    if let (Some(path), Some(file)) = (&options.dump, dump) {
+        write_file(path, file, |w| dump_state(app.world_mut(), w))?;
     }
-    if let Some(path) = &options.json {
-        write_file(path, |w| writeln!(w, "{:#}", report_json(&report, options)))?;
+    if let (Some(path), Some(file)) = (&options.json, json) {
+        write_file(path, file, |w| writeln!(w, "{:#}", report_json(&report, options)))?;
     }
     Ok(report)
 }
 
-fn write_file(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+fn create(path: &Path) -> Result<File, String> {
+    File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
+
+fn write_file(
+    path: &Path,
+    file: File,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), String> {
     let mut w = BufWriter::new(file);
     write(&mut w).and_then(|()| w.flush()).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

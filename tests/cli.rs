@@ -69,6 +69,14 @@ fn invalid_options_exit_with_code_2_and_a_message() {
 }
 
 #[test]
+fn an_unwritable_output_fails_at_once_with_the_path_named() {
+    let out = genesis(&["bench", "--frames", "100000", "--json", "/no/such/dir/report.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/no/such/dir/report.json") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn dump_is_byte_identical_on_one_and_two_threads() {
     let run = |threads: &str| {
         let path = temp(&format!("dump-{threads}.csv"));

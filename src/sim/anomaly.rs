@@ -117,7 +117,7 @@ impl FusedHistory {
             let cell = unsafe { view.base.add(self.head * self.agents + slot) };
             let oldest = unsafe { cell.read() } as f64;
             unsafe { cell.write(fused.0) };
-            if full && (self.head + slot) % window == 0 {
+            if full && (self.head + slot).is_multiple_of(window) {
                 // Fresh two-pass sums from the stored column.
                 let (mut s, mut s2) = (0.0, 0.0);
                 for r in 0..window {

@@ -312,9 +312,9 @@ impl SpatialGrid {
                         d2[j] = dx * dx + dy * dy;
                     }
                 } else {
-                    for j in 0..end - start {
-                        let (dx, dy) = (self.xs[start + j] - x, self.ys[start + j] - y);
-                        d2[j] = dx * dx + dy * dy;
+                    for (d, (px, py)) in d2.iter_mut().zip(self.xs[start..end].iter().zip(&self.ys[start..end])) {
+                        let (dx, dy) = (px - x, py - y);
+                        *d = dx * dx + dy * dy;
                     }
                 }
                 let mut hits = 0u32;
