@@ -68,9 +68,10 @@ impl Background {
         let last = (self.side - 1) as f32;
         let u = (x / self.width * g - 0.5).clamp(0.0, last);
         let v = (y / self.height * g - 0.5).clamp(0.0, last);
-        let (i0, j0) = (u.floor(), v.floor());
-        let (fu, fv) = (u - i0, v - j0);
-        let (i0, j0) = (i0 as usize, j0 as usize);
+        // u, v ≥ 0 after the clamp, so truncation is floor (and needs no
+        // call into libm on baseline x86-64).
+        let (i0, j0) = (u as usize, v as usize);
+        let (fu, fv) = (u - i0 as f32, v - j0 as f32);
         let i1 = (i0 + 1).min(self.side - 1);
         let j1 = (j0 + 1).min(self.side - 1);
         let b00 = &self.cells[j0 * self.side + i0];
