@@ -29,5 +29,6 @@
 
 pub mod bench;
 pub mod cli;
+pub mod csv;
 pub mod rng;
 pub mod sim;

@@ -1,0 +1,663 @@
+//! Typed tables: a whole CSV input parsed into one typed column per header
+//! field, sequentially or in parallel chunks.
+//!
+//! **Types** are inferred per column: integer (`i64`) while every present
+//! value is one, float (`f64`) once a value needs it (integers seen so far
+//! are converted), text (UTF-8) once a value is neither. Empty fields are
+//! missing values, in any type. Numbers may have surrounding spaces; `nan`,
+//! `inf` and numbers too large for `f64` are text, so a numeric column only
+//! ever holds finite values.
+//!
+//! **Parallel parsing** cuts the input into chunks at record starts found
+//! from quote parity: the number of `"` before a position tells whether it
+//! is inside a quoted field (every well-formed quoted field holds an even
+//! number of quotes, `""` escapes included). Quotes are counted per chunk in
+//! parallel, a prefix sum gives each cut its parity, and each cut moves to
+//! the first line end outside quotes. The chunks are then parsed in
+//! parallel and joined; a column whose chunks disagree on the type takes
+//! the wider one (the narrower chunks are converted, or re-read as text).
+//! The first error in the input wins, so results and errors equal a
+//! sequential parse's, whatever the chunk size.
+
+use rayon::prelude::*;
+
+use super::error::CsvError;
+use super::split::{FieldInfo, Records};
+
+/// Inferred type of a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ColumnType {
+    Integer,
+    Float,
+    Text,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "integer",
+            ColumnType::Float => "float",
+            ColumnType::Text => "text",
+        }
+    }
+}
+
+/// Text values stored end to end in one string, with offsets (no
+/// allocation per value).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TextValues {
+    text: String,
+    /// `ends[i]` is where value `i` ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl TextValues {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn push(&mut self, value: &str) {
+        self.text.push_str(value);
+        self.ends.push(self.text.len());
+    }
+
+    fn append(&mut self, other: TextValues) {
+        let shift = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.into_iter().map(|e| e + shift));
+    }
+}
+
+/// A column's values; missing values hold `0`, `NaN` or `""`.
+#[derive(Clone, Debug)]
+pub enum Values {
+    Integer(Vec<i64>),
+    Float(Vec<f64>),
+    Text(TextValues),
+}
+
+/// Floats compare by bits, so two tables with the same missing values
+/// (stored as NaN) are equal.
+impl PartialEq for Values {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Values::Integer(a), Values::Integer(b)) => a == b,
+            (Values::Float(a), Values::Float(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            }
+            (Values::Text(a), Values::Text(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Values {
+    pub fn column_type(&self) -> ColumnType {
+        match self {
+            Values::Integer(_) => ColumnType::Integer,
+            Values::Float(_) => ColumnType::Float,
+            Values::Text(_) => ColumnType::Text,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Integer(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Text(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i` as a float, for numeric columns.
+    pub fn as_f64(&self, i: usize) -> Option<f64> {
+        match self {
+            Values::Integer(v) => Some(v[i] as f64),
+            Values::Float(v) => Some(v[i]),
+            Values::Text(_) => None,
+        }
+    }
+}
+
+/// One typed column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub values: Values,
+    /// Rows (0-based, sorted) whose field was empty.
+    pub missing: Vec<usize>,
+    /// Byte offset of each row's field, kept only when asked for (the
+    /// scenario loaders use it to point errors at the right line).
+    offsets: Option<Vec<usize>>,
+}
+
+impl Column {
+    pub fn column_type(&self) -> ColumnType {
+        self.values.column_type()
+    }
+
+    pub fn is_missing(&self, row: usize) -> bool {
+        self.missing.binary_search(&row).is_ok()
+    }
+
+    /// Byte offset of `row`'s field in the input (when kept).
+    pub fn offset(&self, row: usize) -> Option<usize> {
+        self.offsets.as_ref().map(|o| o[row])
+    }
+}
+
+/// A parsed CSV input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub rows: usize,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// How to parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Target chunk size in bytes for parallel parsing; inputs smaller than
+    /// two chunks are parsed on the calling thread.
+    pub chunk_size: usize,
+    /// Keep each field's byte offset (for errors found after parsing).
+    pub keep_offsets: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self { chunk_size: 4 << 20, keep_offsets: false }
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Parses a whole CSV input (header row first) into a typed table.
+pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
+    let start = if data.starts_with(BOM) { BOM.len() } else { 0 };
+    if data[start..].iter().all(|&b| b == b'\n' || b == b'\r') {
+        return Err(CsvError::whole("empty input: expected a header row naming the columns"));
+    }
+    let mut header = Records::new(data, start, data.len());
+    let mut names: Vec<String> = Vec::new();
+    header.read_record(|info, field| {
+        let name = std::str::from_utf8(field)
+            .map_err(|_| CsvError::at(data, info.offset, info.index + 1, "invalid UTF-8 in the header"))?;
+        if name.is_empty() {
+            return Err(CsvError::at(data, info.offset, info.index + 1, "empty column name in the header"));
+        }
+        if names.iter().any(|n| n == name) {
+            return Err(CsvError::at(data, info.offset, info.index + 1, format!("duplicate column name '{name}'")));
+        }
+        names.push(name.to_string());
+        Ok(())
+    })?;
+    let body = header.position();
+    let cuts = chunk_starts(data, body, options.chunk_size);
+    let chunks: Vec<Result<Chunk, CsvError>> =
+        cuts.par_windows(2).map(|w| parse_chunk(data, w[0], w[1], &names, options.keep_offsets)).collect();
+    let chunks: Vec<Chunk> = chunks.into_iter().collect::<Result<_, _>>()?;
+    let rows = chunks.iter().map(|c| c.rows).sum();
+    let columns = join_chunks(data, &names, &cuts, chunks, options.keep_offsets)?;
+    Ok(Table { columns, rows })
+}
+
+/// Record starts that cut `data[body..]` into chunks of about
+/// `chunk_size` bytes (first `body`, last `data.len()`).
+pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Vec<usize> {
+    let len = data.len();
+    let size = chunk_size.max(1);
+    if len - body < 2 * size {
+        return vec![body, len];
+    }
+    let nominal: Vec<usize> = (body..len).step_by(size).chain([len]).collect();
+    // Quotes in each nominal piece, counted in parallel, then prefix sums:
+    // the parity of quotes before each nominal cut.
+    let counts: Vec<usize> =
+        nominal.par_windows(2).map(|w| memchr::memchr_iter(b'"', &data[w[0]..w[1]]).count()).collect();
+    let mut cuts = vec![body];
+    let mut quotes_before = 0usize;
+    for (i, &cut) in nominal.iter().enumerate().skip(1) {
+        quotes_before += counts[i - 1];
+        if cut >= len {
+            break;
+        }
+        // Walk from the cut to the first line end outside quotes.
+        let mut inside = quotes_before % 2 == 1;
+        let mut at = None;
+        for p in memchr::memchr2_iter(b'"', b'\n', &data[cut..]) {
+            if data[cut + p] == b'"' {
+                inside = !inside;
+            } else if !inside {
+                at = Some(cut + p + 1);
+                break;
+            }
+        }
+        match at {
+            Some(a) if a < len && a > *cuts.last().unwrap() => cuts.push(a),
+            _ => {}
+        }
+    }
+    cuts.push(len);
+    cuts.dedup();
+    cuts
+}
+
+/// Values of one column while a chunk is read.
+enum Builder {
+    /// Only missing values so far.
+    Unknown,
+    Integer(Vec<i64>),
+    Float(Vec<f64>),
+    Text(TextValues),
+    /// Became text after numbers: re-read as text once the chunk is done.
+    TextLater,
+}
+
+struct ColumnChunk {
+    builder: Builder,
+    missing: Vec<usize>,
+    offsets: Vec<usize>,
+}
+
+struct Chunk {
+    columns: Vec<ColumnChunk>,
+    rows: usize,
+}
+
+/// An integer, allowing surrounding spaces and a sign.
+#[inline]
+pub fn parse_integer(field: &[u8]) -> Option<i64> {
+    let f = field.trim_ascii();
+    let (negative, digits) = match f.first()? {
+        b'-' => (true, &f[1..]),
+        b'+' => (false, &f[1..]),
+        _ => (false, f),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(d as i64)?; // accumulate negatively: i64::MIN fits
+    }
+    if negative { Some(v) } else { v.checked_neg() }
+}
+
+/// A finite float, allowing surrounding spaces (no `nan`, no `inf`).
+#[inline]
+pub fn parse_float(field: &[u8]) -> Option<f64> {
+    let f = field.trim_ascii();
+    if f.is_empty() || !f.iter().all(|b| matches!(b, b'0'..=b'9' | b'+' | b'-' | b'.' | b'e' | b'E')) {
+        return None;
+    }
+    // All ASCII, so valid UTF-8.
+    let v: f64 = std::str::from_utf8(f).ok()?.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str, CsvError> {
+    std::str::from_utf8(field).map_err(|e| {
+        CsvError::at(
+            data,
+            info.offset + e.valid_up_to() + info.quoted as usize,
+            info.index + 1,
+            "invalid UTF-8 in a text field",
+        )
+    })
+}
+
+impl ColumnChunk {
+    fn new() -> Self {
+        Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new() }
+    }
+
+    /// Adds row `row`'s field.
+    #[inline]
+    fn push(&mut self, data: &[u8], row: usize, info: FieldInfo, field: &[u8]) -> Result<(), CsvError> {
+        if field.is_empty() {
+            self.missing.push(row);
+            match &mut self.builder {
+                Builder::Unknown | Builder::TextLater => {}
+                Builder::Integer(v) => v.push(0),
+                Builder::Float(v) => v.push(f64::NAN),
+                Builder::Text(v) => v.push(""),
+            }
+            return Ok(());
+        }
+        match &mut self.builder {
+            Builder::Integer(v) => {
+                if let Some(i) = parse_integer(field) {
+                    v.push(i);
+                } else if let Some(f) = parse_float(field) {
+                    let mut floats: Vec<f64> = v.iter().map(|&i| i as f64).collect();
+                    for &m in &self.missing {
+                        floats[m] = f64::NAN;
+                    }
+                    floats.push(f);
+                    self.builder = Builder::Float(floats);
+                } else {
+                    text_of(data, info, field)?;
+                    self.builder = Builder::TextLater;
+                }
+            }
+            Builder::Float(v) => {
+                if let Some(f) = parse_float(field) {
+                    v.push(f);
+                } else {
+                    text_of(data, info, field)?;
+                    self.builder = Builder::TextLater;
+                }
+            }
+            Builder::Text(v) => v.push(text_of(data, info, field)?),
+            Builder::TextLater => {
+                text_of(data, info, field)?;
+            }
+            Builder::Unknown => {
+                // Every earlier row was missing: fill their placeholders.
+                let before = row;
+                self.builder = if let Some(i) = parse_integer(field) {
+                    let mut v = vec![0; before];
+                    v.push(i);
+                    Builder::Integer(v)
+                } else if let Some(f) = parse_float(field) {
+                    let mut v = vec![f64::NAN; before];
+                    v.push(f);
+                    Builder::Float(v)
+                } else {
+                    let mut v = TextValues::default();
+                    for _ in 0..before {
+                        v.push("");
+                    }
+                    v.push(text_of(data, info, field)?);
+                    Builder::Text(v)
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses the records of `data[start..end]`.
+fn parse_chunk(data: &[u8], start: usize, end: usize, names: &[String], keep_offsets: bool) -> Result<Chunk, CsvError> {
+    let width = names.len();
+    let mut columns: Vec<ColumnChunk> = (0..width).map(|_| ColumnChunk::new()).collect();
+    let mut records = Records::new(data, start, end);
+    let mut rows = 0;
+    loop {
+        let record_start = records.position();
+        let mut blank = false;
+        let fields = records.read_record(|info, field| {
+            if info.index >= width {
+                return Err(CsvError::at(
+                    data,
+                    info.offset,
+                    info.index + 1,
+                    format!("too many fields: expected {width}, as in the header"),
+                ));
+            }
+            if info.index == 0 && field.is_empty() && !info.quoted {
+                blank = true; // maybe a blank line: decided below
+            }
+            let column = &mut columns[info.index];
+            if keep_offsets {
+                column.offsets.push(info.offset);
+            }
+            column.push(data, rows, info, field).map_err(|e| e.in_column(&names[info.index]))
+        })?;
+        let Some(fields) = fields else { break };
+        if fields < width {
+            if fields == 1 && blank && width > 1 && records.only_blank_lines_left() {
+                // Blank lines at the very end of the input are ignored.
+                for c in &mut columns {
+                    c.missing.pop();
+                    c.offsets.pop();
+                }
+                break;
+            }
+            let at = record_start;
+            let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |p| at + p);
+            return Err(CsvError::at(
+                data,
+                line_end,
+                fields + 1,
+                format!("too few fields: expected {width}, as in the header, found {fields}"),
+            ));
+        }
+        rows += 1;
+    }
+    // Columns that turned to text after numbers: read them again as text.
+    for (index, column) in columns.iter_mut().enumerate() {
+        if matches!(column.builder, Builder::TextLater) {
+            column.builder = Builder::Text(reread_text(data, start, end, index)?);
+        }
+    }
+    Ok(Chunk { columns, rows })
+}
+
+/// Column `index` of every record of `data[start..end]`, as text.
+fn reread_text(data: &[u8], start: usize, end: usize, index: usize) -> Result<TextValues, CsvError> {
+    let mut records = Records::new(data, start, end);
+    let mut values = TextValues::default();
+    let mut pending: Option<Result<(), CsvError>> = None;
+    while records
+        .read_record(|info, field| {
+            if info.index == index {
+                pending = Some(text_of(data, info, field).map(|t| values.push(t)));
+            }
+            Ok(())
+        })?
+        .is_some()
+    {
+        pending.take().transpose()?;
+    }
+    values.ends.truncate(values.ends.len()); // rows equal the first pass's
+    Ok(values)
+}
+
+/// Joins the chunks' columns, widening types where chunks disagree.
+fn join_chunks(
+    data: &[u8],
+    names: &[String],
+    cuts: &[usize],
+    chunks: Vec<Chunk>,
+    keep_offsets: bool,
+) -> Result<Vec<Column>, CsvError> {
+    let width = names.len();
+    let final_types: Vec<Option<ColumnType>> = (0..width)
+        .map(|c| {
+            chunks
+                .iter()
+                .filter_map(|chunk| match chunk.columns[c].builder {
+                    Builder::Unknown => None,
+                    Builder::Integer(_) => Some(ColumnType::Integer),
+                    Builder::Float(_) => Some(ColumnType::Float),
+                    Builder::Text(_) | Builder::TextLater => Some(ColumnType::Text),
+                })
+                .max()
+        })
+        .collect();
+    let mut columns: Vec<Column> = names
+        .iter()
+        .zip(&final_types)
+        .map(|(name, t)| Column {
+            name: name.clone(),
+            values: match t.unwrap_or(ColumnType::Text) {
+                ColumnType::Integer => Values::Integer(Vec::new()),
+                ColumnType::Float => Values::Float(Vec::new()),
+                ColumnType::Text => Values::Text(TextValues::default()),
+            },
+            missing: Vec::new(),
+            offsets: keep_offsets.then(Vec::new),
+        })
+        .collect();
+    let mut row_base = 0;
+    for (k, chunk) in chunks.into_iter().enumerate() {
+        for (c, part) in chunk.columns.into_iter().enumerate() {
+            let column = &mut columns[c];
+            let rows = chunk.rows;
+            column.missing.extend(part.missing.iter().map(|&r| r + row_base));
+            if let Some(offsets) = &mut column.offsets {
+                offsets.extend(part.offsets);
+            }
+            match (&mut column.values, part.builder) {
+                (Values::Integer(all), Builder::Integer(v)) => all.extend(v),
+                (Values::Integer(all), Builder::Unknown) => all.extend(std::iter::repeat_n(0, rows)),
+                (Values::Float(all), Builder::Float(v)) => all.extend(v),
+                (Values::Float(all), Builder::Integer(v)) => {
+                    let start = all.len();
+                    all.extend(v.into_iter().map(|i| i as f64));
+                    for &m in &part.missing {
+                        all[start + m] = f64::NAN;
+                    }
+                }
+                (Values::Float(all), Builder::Unknown) => all.extend(std::iter::repeat_n(f64::NAN, rows)),
+                (Values::Text(all), Builder::Text(v)) => all.append(v),
+                (Values::Text(all), Builder::Unknown) => {
+                    for _ in 0..rows {
+                        all.push("");
+                    }
+                }
+                (Values::Text(all), Builder::Integer(_) | Builder::Float(_)) => {
+                    all.append(reread_text(data, cuts[k], cuts[k + 1], c)?);
+                }
+                _ => unreachable!("the final type is the widest of the chunks' types"),
+            }
+        }
+        row_base += chunk.rows;
+    }
+    Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: impl AsRef<[u8]>, chunk_size: usize) -> Result<Table, CsvError> {
+        parse(text.as_ref(), ParseOptions { chunk_size, keep_offsets: false })
+    }
+
+    #[test]
+    fn numbers_parse_exactly() {
+        assert_eq!(parse_integer(b"0"), Some(0));
+        assert_eq!(parse_integer(b" -42 "), Some(-42));
+        assert_eq!(parse_integer(b"+7"), Some(7));
+        assert_eq!(parse_integer(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_integer(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_integer(b"9223372036854775808"), None);
+        assert_eq!(parse_integer(b"1.0"), None);
+        assert_eq!(parse_integer(b"-"), None);
+        assert_eq!(parse_float(b"1.5e3"), Some(1500.0));
+        assert_eq!(parse_float(b" -0.25"), Some(-0.25));
+        assert_eq!(parse_float(b"nan"), None);
+        assert_eq!(parse_float(b"inf"), None);
+        assert_eq!(parse_float(b"1e400"), None);
+        assert_eq!(parse_float(b"1.2.3"), None);
+    }
+
+    #[test]
+    fn types_are_inferred_and_widened() {
+        let t = table("i,f,t,m,e\n1,2,x,,\n3,4.5,7,5,\n,6,\"y\",6.5,\n", 1 << 20).unwrap();
+        assert_eq!(t.rows, 3);
+        let types: Vec<ColumnType> = t.columns.iter().map(Column::column_type).collect();
+        use ColumnType::*;
+        assert_eq!(types, [Integer, Float, Text, Float, Text]);
+        assert_eq!(t.columns[0].values, Values::Integer(vec![1, 3, 0]));
+        assert_eq!(t.columns[0].missing, vec![2]);
+        assert_eq!(t.columns[1].values, Values::Float(vec![2.0, 4.5, 6.0]));
+        let Values::Text(text) = &t.columns[2].values else { panic!() };
+        assert_eq!(text.iter().collect::<Vec<_>>(), ["x", "7", "y"]);
+        let Values::Float(m) = &t.columns[3].values else { panic!() };
+        assert!(m[0].is_nan() && m[1] == 5.0 && m[2] == 6.5);
+        assert_eq!(t.columns[4].missing, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn text_after_numbers_is_reread_whole() {
+        // Column b is numbers for two rows, then text: all three are kept.
+        let t = table("a,b\n1,10\n2,\"2,5\"\n3,x\n", 1 << 20).unwrap();
+        let Values::Text(b) = &t.columns[1].values else { panic!("{:?}", t.columns[1]) };
+        assert_eq!(b.iter().collect::<Vec<_>>(), ["10", "2,5", "x"]);
+    }
+
+    #[test]
+    fn tiny_chunks_give_the_sequential_result() {
+        let text = "id,name,v\n1,\"a,\n\"\"b\"\"\",1.5\n2,plain,2\n3,\"multi\nline\nfield\",\n4,\"\",-3\n5,z,7\r\n6,\"q\",\"8\"\r\n";
+        let whole = table(text, 1 << 20).unwrap();
+        for chunk_size in 1..text.len() {
+            assert_eq!(table(text, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
+        }
+    }
+
+    #[test]
+    fn chunks_disagreeing_on_type_are_widened() {
+        // Early rows integers, later rows floats, then text in column c.
+        let mut text = String::from("a,b,c\n");
+        for i in 0..200 {
+            let b = if i < 100 { format!("{i}") } else { format!("{i}.5") };
+            let c = if i == 150 { "word".to_string() } else { i.to_string() };
+            text.push_str(&format!("{i},{b},{c}\n"));
+        }
+        let whole = table(&text, 1 << 20).unwrap();
+        assert_eq!(whole.columns[1].column_type(), ColumnType::Float);
+        assert_eq!(whole.columns[2].column_type(), ColumnType::Text);
+        for chunk_size in [7, 64, 300, 1000] {
+            assert_eq!(table(&text, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
+        }
+    }
+
+    #[test]
+    fn malformed_input_errors_name_line_and_column() {
+        let check = |text: &[u8], line: u64, column: usize, needle: &str| {
+            for chunk_size in [1 << 20, 5] {
+                let e = table(text, chunk_size).unwrap_err();
+                assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{text:?}: {e}");
+                assert!(e.to_string().contains(needle), "{text:?}: {e}");
+            }
+        };
+        check(b"a,b\n1,2\n3,4,5\n", 3, 3, "too many fields");
+        check(b"a,b\n1,2\n3\n4,5\n", 3, 2, "too few fields");
+        check(b"a,b\n1,2\n\n4,5\n", 3, 2, "too few fields");
+        check(b"a,b\n1,\"x\n2,3\n", 2, 2, "unterminated");
+        check(b"a,b\n1,2\n3,\xff\xfe\n", 3, 2, "invalid UTF-8");
+        check(b"a,a\n1,2\n", 1, 2, "duplicate column name");
+        assert!(table("", 8).unwrap_err().to_string().contains("empty input"));
+        assert!(table("\n\n", 8).unwrap_err().to_string().contains("empty input"));
+    }
+
+    #[test]
+    fn bom_header_only_final_newline_and_trailing_blank_lines() {
+        let t = table("\u{feff}x,y\n", 8).unwrap();
+        assert_eq!((t.rows, t.columns[0].name.as_str()), (0, "x"));
+        let t = table("x,y\n1,2", 8).unwrap();
+        assert_eq!(t.rows, 1);
+        let t = table("x,y\r\n1,2\r\n\r\n\n", 8).unwrap();
+        assert_eq!(t.rows, 1);
+        assert_eq!(t.columns[1].values, Values::Integer(vec![2]));
+    }
+}

@@ -1,0 +1,151 @@
+//! Differential tests: random RFC 4180 CSV (quotes, commas, newlines, CRLF,
+//! empty fields, UTF-8) parsed by Genesis and by the `csv` crate, which must
+//! agree field for field, sequentially and with tiny parallel chunks whose
+//! boundaries fall inside quoted fields.
+
+use genesis::csv::{ColumnType, ParseOptions, Values, parse};
+use proptest::prelude::*;
+
+/// A field: text from an alphabet rich in CSV's special bytes.
+fn field() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just('a'),
+            Just('Z'),
+            Just(','),
+            Just('"'),
+            Just('\n'),
+            Just('\r'),
+            Just(' '),
+            Just('é'),
+            Just('7')
+        ],
+        0..6,
+    )
+    .prop_map(|c| c.into_iter().collect())
+}
+
+/// Encodes one field; plain fields may or may not be quoted.
+fn encode(f: &str, force_quotes: bool) -> String {
+    if force_quotes || f.contains([',', '"', '\n', '\r']) || f.is_empty() && force_quotes {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_string()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    quote_all: bool,
+    crlf: bool,
+    final_newline: bool,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (2usize..5).prop_flat_map(|width| {
+        (
+            proptest::collection::vec(proptest::collection::vec(field(), width), 0..25),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(move |(rows, quote_all, crlf, final_newline)| Case {
+                header: (0..width).map(|i| format!("c{i}")).collect(),
+                rows,
+                quote_all,
+                crlf,
+                final_newline,
+            })
+    })
+}
+
+fn render(case: &Case) -> String {
+    let eol = if case.crlf { "\r\n" } else { "\n" };
+    let mut lines = vec![case.header.join(",")];
+    for row in &case.rows {
+        lines.push(row.iter().map(|f| encode(f, case.quote_all)).collect::<Vec<_>>().join(","));
+    }
+    let mut text = lines.join(eol);
+    if case.final_newline {
+        text.push_str(eol);
+    }
+    text
+}
+
+/// What the `csv` crate reads.
+fn oracle(text: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect()
+}
+
+/// Genesis's table back as strings (numbers printed back as parsed).
+fn ours(text: &str, chunk_size: usize) -> Vec<Vec<String>> {
+    let table = parse(text.as_bytes(), ParseOptions { chunk_size, keep_offsets: false }).unwrap();
+    (0..table.rows)
+        .map(|r| {
+            table
+                .columns
+                .iter()
+                .map(|c| {
+                    if c.is_missing(r) {
+                        return String::new();
+                    }
+                    match &c.values {
+                        Values::Text(t) => t.get(r).to_string(),
+                        Values::Integer(v) => v[r].to_string(),
+                        Values::Float(v) => v[r].to_string(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The oracle's fields, normalised as Genesis types them: a field that is
+/// a number in a numeric column reads back in Rust's number formatting.
+fn normalise(rows: Vec<Vec<String>>, text: &str) -> Vec<Vec<String>> {
+    let table = parse(text.as_bytes(), ParseOptions::default()).unwrap();
+    rows.into_iter()
+        .map(|row| {
+            row.into_iter()
+                .zip(&table.columns)
+                .map(|(f, c)| match c.column_type() {
+                    ColumnType::Integer if !f.is_empty() => f.trim().parse::<i64>().unwrap().to_string(),
+                    ColumnType::Float if !f.is_empty() => f.trim().parse::<f64>().unwrap().to_string(),
+                    _ => f,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn agrees_with_the_csv_crate(case in case(), chunk_size in 1usize..40) {
+        let text = render(&case);
+        let want = normalise(oracle(&text), &text);
+        prop_assert_eq!(&ours(&text, 1 << 20), &want, "sequential, input {:?}", text);
+        prop_assert_eq!(&ours(&text, chunk_size), &want, "chunks of {}, input {:?}", chunk_size, text);
+    }
+
+    #[test]
+    fn numeric_columns_round_trip(values in proptest::collection::vec((any::<i32>(), -1e6f64..1e6), 1..60), chunk_size in 1usize..50) {
+        let mut text = String::from("i,f\n");
+        for (i, f) in &values {
+            text.push_str(&format!("{i},{f}\n"));
+        }
+        let table = parse(text.as_bytes(), ParseOptions { chunk_size, keep_offsets: false }).unwrap();
+        prop_assert_eq!(&table.columns[0].values, &Values::Integer(values.iter().map(|v| v.0 as i64).collect()));
+        let floats: Vec<f64> = values.iter().map(|v| v.1).collect();
+        match &table.columns[1].values {
+            Values::Float(got) => prop_assert_eq!(got, &floats),
+            // Every float happened to be integral: an integer column.
+            Values::Integer(got) => prop_assert_eq!(got.iter().map(|&i| i as f64).collect::<Vec<_>>(), floats),
+            other => prop_assert!(false, "text column {:?}", other),
+        }
+    }
+}
