@@ -16,6 +16,7 @@ fn run(agents: u32, threads: usize) -> BenchReport {
             config: ModelConfig::default(),
             population: Population::Generated(agents),
             events: EventSchedule::Default,
+            ..Scenario::default()
         },
         frames,
         warmup: frames / 10,

@@ -202,6 +202,7 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
             "noticed": r.detection.noticed,
             "false_alarms": r.detection.false_alarms,
         },
+        "datasets": options.scenario.datasets.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
         "config": {
             "width": c.width, "height": c.height, "raster": c.raster, "channels": c.channels,
             "radius": c.radius, "neighbours": c.neighbours, "window": c.window,
@@ -212,7 +213,7 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
 }
 
 /// The human-readable summary.
-pub fn summary(r: &BenchReport) -> String {
+pub fn summary(r: &BenchReport, options: &BenchOptions) -> String {
     let mut s = String::new();
     let mut line = |text: String| {
         s.push_str(&text);
@@ -245,6 +246,15 @@ pub fn summary(r: &BenchReport) -> String {
         None => "recall n/a (no event started)".into(),
     };
     line(format!("  awareness  {recall}; false alarms {:.4} per 1000 agent-frames", d.false_alarms_per_1000()));
+    for data in &options.scenario.datasets {
+        line(format!(
+            "  loaded     {}: {} rows in {:.4} s ({:.0} MB/s)",
+            data.path.display(),
+            data.rows,
+            data.parse_seconds,
+            data.megabytes_per_second()
+        ));
+    }
     s
 }
 

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchOptions};
 use crate::sim::{EventSchedule, ModelConfig, Population, Scenario};
+use crate::{csv, scenario};
 
 /// Genesis: a real-time environmental-awareness simulation.
 ///
@@ -28,6 +29,57 @@ pub enum Command {
     /// report speed (Hz, frame and per-stage latency, memory) and awareness
     /// (anomalies, recall, false alarms).
     Bench(BenchArgs),
+    /// Parse any CSV file into typed columns and print its dataset
+    /// statistics: rows, columns, bytes, parse time and throughput, and per
+    /// column its type, missing count, min, max and mean.
+    Parse(ParseArgs),
+    /// Write example scenario files (agents.csv, events.csv, trace.csv) of
+    /// any size, seeded, for `bench --agents-csv/--events-csv/--trace-csv`
+    /// and for `parse`.
+    Gen(GenArgs),
+}
+
+/// Options of `genesis gen`.
+#[derive(Args, Debug, Clone)]
+#[command(allow_negative_numbers = true)]
+pub struct GenArgs {
+    /// Folder to write into (created if needed).
+    #[arg(long, default_value = "scenario")]
+    pub out: PathBuf,
+    /// Agents in agents.csv.
+    #[arg(long, default_value_t = 10_000, value_parser = count::<u32>(1))]
+    pub agents: u32,
+    /// Events in events.csv.
+    #[arg(long, default_value_t = 20, value_parser = count::<u32>(0))]
+    pub events: u32,
+    /// Rows in trace.csv (up to 1,000 agents per frame, consecutive frames).
+    #[arg(long, default_value_t = 10_000, value_parser = count::<u64>(0))]
+    pub trace_rows: u64,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// World width the positions fall in.
+    #[arg(long, default_value_t = 1000.0, value_parser = positive)]
+    pub width: f32,
+    /// World height the positions fall in.
+    #[arg(long, default_value_t = 1000.0, value_parser = positive)]
+    pub height: f32,
+    /// Sensor channels (trace columns s0.., event channels 0..).
+    #[arg(long, default_value_t = 8, value_parser = count::<usize>(1))]
+    pub channels: usize,
+}
+
+/// Options of `genesis parse`.
+#[derive(Args, Debug, Clone)]
+pub struct ParseArgs {
+    /// The CSV file (RFC 4180, header row first).
+    pub file: PathBuf,
+    /// Also write the statistics as JSON to OUT.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+    /// Parsing threads; 0 uses one per core.
+    #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
+    pub threads: usize,
 }
 
 /// Options of `genesis bench`.
@@ -35,8 +87,20 @@ pub enum Command {
 #[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     /// Number of agents, spawned with ids 0..N at seeded positions.
-    #[arg(long, default_value_t = 10_000, value_parser = count::<u32>(1))]
+    #[arg(long, default_value_t = 10_000, value_parser = count::<u32>(1), conflicts_with = "agents_csv")]
     pub agents: u32,
+    /// Load the agents from a CSV file (columns id,x,y and optional heading)
+    /// instead of generating them.
+    #[arg(long, value_name = "FILE")]
+    pub agents_csv: Option<PathBuf>,
+    /// Load the events from a CSV file (start,end,x,y,radius,channel,magnitude),
+    /// replacing the default schedule.
+    #[arg(long, value_name = "FILE")]
+    pub events_csv: Option<PathBuf>,
+    /// Replay recorded sensor readings (frame,agent,s0..s7) in place of
+    /// sensing for the (frame, agent) pairs the file holds.
+    #[arg(long, value_name = "FILE")]
+    pub trace_csv: Option<PathBuf>,
     /// Frames to simulate (warm-up included).
     #[arg(long, default_value_t = 1000, value_parser = count::<u64>(1))]
     pub frames: u64,
@@ -159,11 +223,7 @@ impl BenchArgs {
             return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
         }
         Ok(BenchOptions {
-            scenario: Scenario {
-                config,
-                population: Population::Generated(self.agents),
-                events: EventSchedule::Default,
-            },
+            scenario: Scenario { config, population: Population::Generated(self.agents), ..Scenario::default() },
             frames: self.frames,
             warmup,
             threads: self.threads,
@@ -174,24 +234,108 @@ impl BenchArgs {
     }
 }
 
+impl BenchArgs {
+    /// Loads the scenario files named on the command line into `scenario`.
+    pub fn load_files(&self, scenario: &mut Scenario) -> Result<(), crate::csv::CsvError> {
+        let config = scenario.config.clone();
+        if let Some(path) = &self.agents_csv {
+            let (agents, stats) = scenario::load_agents(path, &config)?;
+            scenario.population = Population::Listed(agents);
+            scenario.datasets.push(stats);
+        }
+        if let Some(path) = &self.events_csv {
+            let (events, stats) = scenario::load_events(path, &config)?;
+            scenario.events = EventSchedule::Listed(events);
+            scenario.datasets.push(stats);
+        }
+        if let Some(path) = &self.trace_csv {
+            let ids: std::collections::HashSet<u32> = match &scenario.population {
+                Population::Generated(n) => (0..*n).collect(),
+                Population::Listed(agents) => agents.iter().map(|a| a.id).collect(),
+            };
+            let (trace, stats) = scenario::load_trace(path, &config, &ids)?;
+            scenario.trace = Some(trace);
+            scenario.datasets.push(stats);
+        }
+        Ok(())
+    }
+}
+
 /// Exit code for invalid arguments (clap uses the same).
 const USAGE: u8 = 2;
+
+/// Runs `genesis parse`.
+fn parse_command(args: &ParseArgs) -> Result<(), String> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| e.to_string())?;
+    let loaded =
+        pool.install(|| csv::read_file(&args.file, csv::ParseOptions::default())).map_err(|e| e.to_string())?;
+    let stats = csv::DatasetStats::of(&loaded);
+    print!("{}", stats.summary());
+    if let Some(out) = &args.json {
+        let text = format!("{:#}\n", stats.to_json());
+        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    }
+    Ok(())
+}
 
 /// Parses the process's arguments and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Gen(args) => {
+            let config = ModelConfig {
+                width: args.width,
+                height: args.height,
+                channels: args.channels,
+                ..ModelConfig::default()
+            };
+            if let Err(message) = config.validate() {
+                eprintln!("error: {message}");
+                return ExitCode::from(USAGE);
+            }
+            let options = crate::generate::GenOptions {
+                dir: args.out.clone(),
+                agents: args.agents,
+                events: args.events,
+                trace_rows: args.trace_rows,
+                seed: args.seed,
+                config,
+            };
+            match crate::generate::generate(&options) {
+                Ok(files) => {
+                    for f in [files.agents, files.events, files.trace] {
+                        println!("wrote {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write into {}: {e}", args.out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Parse(args) => match parse_command(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench(args) => {
-            let options = match args.options() {
+            let mut options = match args.options() {
                 Ok(options) => options,
                 Err(message) => {
                     eprintln!("error: {message}");
                     return ExitCode::from(USAGE);
                 }
             };
+            if let Err(e) = args.load_files(&mut options.scenario) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
             match bench::run(&options) {
                 Ok(report) => {
-                    print!("{}", bench::summary(&report));
+                    print!("{}", bench::summary(&report, &options));
                     ExitCode::SUCCESS
                 }
                 Err(message) => {
@@ -209,7 +353,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<BenchOptions, String> {
         let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
-        let Command::Bench(b) = cli.command;
+        let Command::Bench(b) = cli.command else { panic!("not bench") };
         b.options()
     }
 

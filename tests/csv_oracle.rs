@@ -27,7 +27,7 @@ fn field() -> impl Strategy<Value = String> {
 
 /// Encodes one field; plain fields may or may not be quoted.
 fn encode(f: &str, force_quotes: bool) -> String {
-    if force_quotes || f.contains([',', '"', '\n', '\r']) || f.is_empty() && force_quotes {
+    if force_quotes || f.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", f.replace('"', "\"\""))
     } else {
         f.to_string()

@@ -13,7 +13,12 @@ use genesis::sim::{
 };
 
 fn scenario(config: ModelConfig, agents: u32) -> Scenario {
-    Scenario { config, population: Population::Generated(agents), events: EventSchedule::Default }
+    Scenario {
+        config,
+        population: Population::Generated(agents),
+        events: EventSchedule::Default,
+        ..Scenario::default()
+    }
 }
 
 /// `(id, x, y, heading, fused, z, anomaly, nbr_count, y)` of every agent, by id.

@@ -5,11 +5,14 @@
 //! |---|---|
 //! | [`split`] | the splitting core: records and fields over bytes |
 //! | [`table`] | typed columns, inferred per column; parallel chunked parsing |
+//! | [`stats`] | files (memory-mapped) and dataset statistics |
 //! | [`error`] | errors naming file, line and column |
 
 pub mod error;
 pub mod split;
+pub mod stats;
 pub mod table;
 
 pub use error::CsvError;
+pub use stats::{ColumnStats, DatasetStats, LoadedCsv, read_file};
 pub use table::{Column, ColumnType, ParseOptions, Table, Values, parse};

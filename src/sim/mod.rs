@@ -40,6 +40,7 @@ pub mod timing;
 use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
 
+use crate::csv::DatasetStats;
 pub use agents::{Agent, AgentId, AgentSlot, AgentSpec, Heading, Population, Position};
 pub use anomaly::{Anomaly, AnomalyCount};
 pub use config::ModelConfig;
@@ -48,7 +49,7 @@ pub use environment::{Background, Event, EventSchedule};
 pub use fusion::Fused;
 pub use inference::{Mlp, MlpOutput};
 pub use parallel::ComputePool;
-pub use sensing::Sensors;
+pub use sensing::{SensorTrace, Sensors};
 pub use spatial::Neighbourhood;
 pub use timing::StageTimings;
 
@@ -123,7 +124,16 @@ pub struct Scenario {
     pub config: ModelConfig,
     pub population: Population,
     pub events: EventSchedule,
+    /// Recorded readings replayed in place of sensing.
+    pub trace: Option<SensorTrace>,
+    /// Statistics of the CSV files the scenario was loaded from.
+    pub datasets: Vec<DatasetStats>,
 }
+
+/// Statistics of every CSV file the running scenario was loaded from (for
+/// reports and the overlay).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct LoadedDatasets(pub Vec<DatasetStats>);
 
 impl Default for Scenario {
     /// SPEC defaults: 10,000 generated agents and the default events.
@@ -132,6 +142,8 @@ impl Default for Scenario {
             config: ModelConfig::default(),
             population: Population::Generated(10_000),
             events: EventSchedule::Default,
+            trace: None,
+            datasets: Vec::new(),
         }
     }
 }
@@ -153,8 +165,12 @@ impl Default for SimulationPlugin {
 
 impl Plugin for SimulationPlugin {
     fn build(&self, app: &mut App) {
-        let Scenario { config, population, events } = self.scenario.clone();
-        app.insert_resource(Background::new(&config))
+        let Scenario { config, population, events, trace, datasets } = self.scenario.clone();
+        if let Some(trace) = trace {
+            app.insert_resource(trace);
+        }
+        app.insert_resource(LoadedDatasets(datasets))
+            .insert_resource(Background::new(&config))
             .insert_resource(Mlp::default_for(&config))
             .insert_resource(config)
             .insert_resource(population)

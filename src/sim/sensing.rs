@@ -4,6 +4,10 @@
 //! `s_c = B_c(p) + Σ active events on c + σ · noise(i, t, c)`. The eight
 //! background samples share one bilinear footprint, and the noise of all
 //! channels shares one `splitmix64(seed ^ i << 32 ^ t)` key.
+//!
+//! A recorded [`SensorTrace`] replaces the readings of the `(frame, agent)`
+//! pairs it holds. It is sorted by frame then agent: a frame it does not
+//! cover costs one binary search, not one per agent.
 
 use bevy::prelude::*;
 use rayon::prelude::*;
@@ -25,6 +29,54 @@ pub(super) fn plugin(app: &mut App) {
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(transparent)]
 pub struct Sensors(pub [f32; MAX_CHANNELS]);
+
+/// Recorded readings replayed in place of sensing, sorted by `(frame, agent)`.
+#[derive(Resource, Clone, Debug, Default, PartialEq)]
+pub struct SensorTrace {
+    frames: Vec<u64>,
+    agents: Vec<u32>,
+    readings: Vec<[f32; MAX_CHANNELS]>,
+}
+
+impl SensorTrace {
+    /// A trace from rows `(frame, agent id, readings)` in file order;
+    /// `Err(row)` names the first row (in file order) that repeats an
+    /// earlier row's `(frame, agent)`.
+    pub fn new(rows: Vec<(u64, u32, [f32; MAX_CHANNELS])>) -> Result<Self, usize> {
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        if !rows.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)) {
+            order.sort_by_key(|&r| (rows[r].0, rows[r].1, r));
+        }
+        let duplicate = order
+            .windows(2)
+            .filter(|w| (rows[w[0]].0, rows[w[0]].1) == (rows[w[1]].0, rows[w[1]].1))
+            .map(|w| w[1])
+            .min();
+        if let Some(row) = duplicate {
+            return Err(row);
+        }
+        Ok(Self {
+            frames: order.iter().map(|&r| rows[r].0).collect(),
+            agents: order.iter().map(|&r| rows[r].1).collect(),
+            readings: order.iter().map(|&r| rows[r].2).collect(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The agents and readings recorded for `frame` (sorted by agent).
+    pub fn frame(&self, frame: u64) -> (&[u32], &[[f32; MAX_CHANNELS]]) {
+        let lo = self.frames.partition_point(|&f| f < frame);
+        let hi = lo + self.frames[lo..].partition_point(|&f| f == frame);
+        (&self.agents[lo..hi], &self.readings[lo..hi])
+    }
+}
 
 /// The readings of one agent at `(x, y)` in frame `t` (SPEC 4.2).
 #[inline]
@@ -57,9 +109,11 @@ pub fn sense(
     background: Res<Background>,
     events: Res<ActiveEvents>,
     clock: Res<SimClock>,
+    trace: Option<Res<SensorTrace>>,
     pool: Res<ComputePool>,
 ) {
     let (config, background, events, frame) = (&*config, &*background, &events.0[..], clock.frame);
+    let (traced, recorded) = trace.as_deref().map_or((&[][..], &[][..]), |t| t.frame(frame));
     for (ids, positions, mut sensors) in agents.contiguous_iter_mut().expect(TABLES) {
         let sensors: &mut [Sensors] = &mut sensors;
         pool.install(|| {
@@ -67,9 +121,29 @@ pub fn sense(
                 .into_par_iter()
                 .for_each(|(ids, positions, sensors)| {
                     for ((id, p), s) in ids.iter().zip(positions).zip(sensors) {
-                        s.0 = sense_at(config, background, events, id.0, frame, p.0.x, p.0.y);
+                        s.0 = match traced.binary_search(&id.0) {
+                            Ok(row) => recorded[row],
+                            Err(_) => sense_at(config, background, events, id.0, frame, p.0.x, p.0.y),
+                        };
                     }
                 });
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_rows_are_found_by_frame_and_agent() {
+        let r = |v: f32| [v; MAX_CHANNELS];
+        let trace = SensorTrace::new(vec![(5, 2, r(1.0)), (3, 9, r(2.0)), (5, 1, r(3.0)), (7, 2, r(4.0))]).unwrap();
+        assert_eq!(trace.frame(5), (&[1, 2][..], &[r(3.0), r(1.0)][..]));
+        assert_eq!(trace.frame(3), (&[9][..], &[r(2.0)][..]));
+        assert_eq!(trace.frame(4).0, &[] as &[u32]);
+        assert_eq!(trace.frame(100).0, &[] as &[u32]);
+        // The second (5, 2) is row 3 in file order.
+        assert_eq!(SensorTrace::new(vec![(5, 2, r(1.0)), (1, 1, r(0.0)), (2, 2, r(0.0)), (5, 2, r(9.0))]), Err(3));
     }
 }

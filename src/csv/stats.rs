@@ -1,0 +1,252 @@
+//! Dataset statistics of any CSV: size, parse speed, and per column its
+//! type, missing count, min, max and mean. The same numbers feed the
+//! `genesis parse` report and (later) the desktop overlay.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::error::CsvError;
+use super::table::{Column, ColumnType, ParseOptions, Table, Values, parse};
+
+/// A CSV file parsed into typed columns, with how long it took.
+#[derive(Clone, Debug)]
+pub struct LoadedCsv {
+    pub path: PathBuf,
+    pub table: Table,
+    pub bytes: usize,
+    /// From opening the file to typed columns in memory.
+    pub parse_seconds: f64,
+}
+
+/// Memory-maps and parses `path` (errors name the file).
+pub fn read_file(path: &Path, options: ParseOptions) -> Result<LoadedCsv, CsvError> {
+    let started = Instant::now();
+    let file = std::fs::File::open(path).map_err(|e| CsvError::whole(format!("cannot open: {e}")).in_file(path))?;
+    let len = file.metadata().map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(path))?.len();
+    let table = if len == 0 {
+        Err(CsvError::whole("empty file: expected a header row naming the columns"))
+    } else {
+        // SAFETY: the map is read-only and dropped before this function
+        // returns; a file truncated by another process meanwhile is the
+        // one case mmap cannot guard against (as for every mmap reader).
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| CsvError::whole(format!("cannot map: {e}")).in_file(path))?;
+        parse(&map, options)
+    };
+    let table = table.map_err(|e| e.in_file(path))?;
+    Ok(LoadedCsv {
+        path: path.to_path_buf(),
+        table,
+        bytes: len as usize,
+        parse_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// An extreme value of a column, in the column's type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Extreme {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Extreme {
+    fn json(&self) -> Value {
+        match self {
+            Extreme::Integer(v) => json!(v),
+            Extreme::Float(v) => json!(v),
+            Extreme::Text(v) => json!(v),
+        }
+    }
+}
+
+impl std::fmt::Display for Extreme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Extreme::Integer(v) => write!(f, "{v}"),
+            Extreme::Float(v) => write!(f, "{v}"),
+            Extreme::Text(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// Statistics of one column, over its present (non-missing) values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnStats {
+    pub name: String,
+    pub column_type: ColumnType,
+    pub missing: usize,
+    pub min: Option<Extreme>,
+    pub max: Option<Extreme>,
+    /// Mean of a numeric column.
+    pub mean: Option<f64>,
+}
+
+impl ColumnStats {
+    pub fn of(column: &Column) -> Self {
+        let present = |i: &usize| !column.is_missing(*i);
+        let n = column.values.len();
+        let (min, max, mean) = match &column.values {
+            Values::Integer(v) => {
+                let mut it = (0..n).filter(present).map(|i| v[i]);
+                match it.next() {
+                    None => (None, None, None),
+                    Some(first) => {
+                        let (mut lo, mut hi, mut sum, mut count) = (first, first, first as i128, 1u64);
+                        for x in it {
+                            lo = lo.min(x);
+                            hi = hi.max(x);
+                            sum += x as i128;
+                            count += 1;
+                        }
+                        (Some(Extreme::Integer(lo)), Some(Extreme::Integer(hi)), Some(sum as f64 / count as f64))
+                    }
+                }
+            }
+            Values::Float(v) => {
+                let mut it = (0..n).filter(present).map(|i| v[i]);
+                match it.next() {
+                    None => (None, None, None),
+                    Some(first) => {
+                        let (mut lo, mut hi, mut sum, mut count) = (first, first, first, 1u64);
+                        for x in it {
+                            lo = lo.min(x);
+                            hi = hi.max(x);
+                            sum += x;
+                            count += 1;
+                        }
+                        (Some(Extreme::Float(lo)), Some(Extreme::Float(hi)), Some(sum / count as f64))
+                    }
+                }
+            }
+            Values::Text(t) => {
+                let mut it = (0..n).filter(present).map(|i| t.get(i));
+                match it.next() {
+                    None => (None, None, None),
+                    Some(first) => {
+                        let (lo, hi) = it.fold((first, first), |(lo, hi), s| (lo.min(s), hi.max(s)));
+                        (Some(Extreme::Text(lo.to_string())), Some(Extreme::Text(hi.to_string())), None)
+                    }
+                }
+            }
+        };
+        Self {
+            name: column.name.clone(),
+            column_type: column.column_type(),
+            missing: column.missing.len(),
+            min,
+            max,
+            mean,
+        }
+    }
+}
+
+/// Statistics of a whole dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetStats {
+    pub path: PathBuf,
+    pub rows: usize,
+    pub bytes: usize,
+    pub parse_seconds: f64,
+    pub columns: Vec<ColumnStats>,
+}
+
+impl DatasetStats {
+    pub fn of(loaded: &LoadedCsv) -> Self {
+        Self {
+            path: loaded.path.clone(),
+            rows: loaded.table.rows,
+            bytes: loaded.bytes,
+            parse_seconds: loaded.parse_seconds,
+            columns: loaded.table.columns.iter().map(ColumnStats::of).collect(),
+        }
+    }
+
+    pub fn megabytes_per_second(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.parse_seconds.max(1e-9)
+    }
+
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.parse_seconds.max(1e-9)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "file": self.path.display().to_string(),
+            "rows": self.rows,
+            "columns": self.columns.iter().map(|c| json!({
+                "name": c.name,
+                "type": c.column_type.name(),
+                "missing": c.missing,
+                "min": c.min.as_ref().map(Extreme::json),
+                "max": c.max.as_ref().map(Extreme::json),
+                "mean": c.mean,
+            })).collect::<Vec<_>>(),
+            "bytes": self.bytes,
+            "parse_seconds": self.parse_seconds,
+            "mb_per_second": self.megabytes_per_second(),
+            "rows_per_second": self.rows_per_second(),
+        })
+    }
+
+    /// The human-readable report.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{}: {} rows, {} columns, {} bytes\n  parsed in {:.4} s: {:.1} MB/s, {:.0} rows/s\n",
+            self.path.display(),
+            self.rows,
+            self.columns.len(),
+            self.bytes,
+            self.parse_seconds,
+            self.megabytes_per_second(),
+            self.rows_per_second()
+        );
+        s.push_str(&format!(
+            "  {:<16} {:<8} {:>9} {:>14} {:>14} {:>14}\n",
+            "column", "type", "missing", "min", "max", "mean"
+        ));
+        let show = |e: &Option<Extreme>| e.as_ref().map_or("-".to_string(), |e| e.to_string());
+        for c in &self.columns {
+            s.push_str(&format!(
+                "  {:<16} {:<8} {:>9} {:>14} {:>14} {:>14}\n",
+                c.name,
+                c.column_type.name(),
+                c.missing,
+                show(&c.min),
+                show(&c.max),
+                c.mean.map_or("-".to_string(), |m| format!("{m:.6}"))
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_by_hand() {
+        let text = b"n,x,name\n3,1.5,bob\n-1,,al\n,2.5,\n10,-4,cy\n";
+        let table = parse(text, ParseOptions::default()).unwrap();
+        let stats: Vec<ColumnStats> = table.columns.iter().map(ColumnStats::of).collect();
+        assert_eq!(stats[0].missing, 1);
+        assert_eq!(
+            (stats[0].min.clone(), stats[0].max.clone()),
+            (Some(Extreme::Integer(-1)), Some(Extreme::Integer(10)))
+        );
+        assert_eq!(stats[0].mean, Some(4.0));
+        assert_eq!(stats[1].column_type, ColumnType::Float);
+        assert_eq!(
+            (stats[1].min.clone(), stats[1].max.clone()),
+            (Some(Extreme::Float(-4.0)), Some(Extreme::Float(2.5)))
+        );
+        assert_eq!(stats[1].mean, Some(0.0));
+        assert_eq!(stats[2].missing, 1);
+        assert_eq!(stats[2].min, Some(Extreme::Text("al".into())));
+        assert_eq!(stats[2].max, Some(Extreme::Text("cy".into())));
+        assert_eq!(stats[2].mean, None);
+    }
+}
