@@ -149,3 +149,23 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Any bytes (biased towards CSV's special ones): a table or an error,
+    /// never a panic, and chunked parsing equals sequential parsing, errors
+    /// included. (`fuzz/` runs the same property under libFuzzer.)
+    #[test]
+    fn arbitrary_bytes_never_panic_and_chunks_agree(
+        bytes in proptest::collection::vec(prop_oneof![
+            4 => Just(b','), 3 => Just(b'"'), 3 => Just(b'\n'), 1 => Just(b'\r'), 3 => Just(b'a'), 2 => Just(b'1'),
+            1 => Just(b'.'), 1 => Just(0xffu8), 1 => any::<u8>()
+        ], 0..80),
+        chunk_size in 1usize..12,
+    ) {
+        let whole = parse(&bytes, ParseOptions { chunk_size: usize::MAX / 4, keep_offsets: true });
+        let chunked = parse(&bytes, ParseOptions { chunk_size, keep_offsets: true });
+        prop_assert_eq!(whole, chunked);
+    }
+}

@@ -61,9 +61,10 @@ impl<'a> Records<'a> {
         self.pos
     }
 
-    /// Whether only line ends remain before `end`.
+    /// Whether only line ends remain in the whole input (not just this
+    /// reader's slice: a parallel chunk must decide as a sequential read).
     pub fn only_blank_lines_left(&self) -> bool {
-        self.data[self.pos..self.end].iter().all(|&b| b == b'\n' || b == b'\r')
+        self.data[self.pos..].iter().all(|&b| b == b'\n' || b == b'\r')
     }
 
     #[inline]

@@ -31,7 +31,7 @@ pub fn read_file(path: &Path, options: ParseOptions) -> Result<LoadedCsv, CsvErr
         // SAFETY: the map is read-only and dropped before this function
         // returns; a file truncated by another process meanwhile is the
         // one case mmap cannot guard against (as for every mmap reader).
-        let map = unsafe { memmap2::Mmap::map(&file) }
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
             .map_err(|e| CsvError::whole(format!("cannot map: {e}")).in_file(path))?;
         parse(&map, options)
     };
@@ -86,7 +86,16 @@ pub struct ColumnStats {
 
 impl ColumnStats {
     pub fn of(column: &Column) -> Self {
-        let present = |i: &usize| !column.is_missing(*i);
+        let mut missing = column.missing.iter().peekable();
+        let present = |i: &usize| {
+            // Rows come in order, so walk the sorted missing list alongside.
+            if missing.peek() == Some(&i) {
+                missing.next();
+                false
+            } else {
+                true
+            }
+        };
         let n = column.values.len();
         let (min, max, mean) = match &column.values {
             Values::Integer(v) => {

@@ -309,10 +309,52 @@ pub fn parse_integer(field: &[u8]) -> Option<i64> {
     if negative { Some(v) } else { v.checked_neg() }
 }
 
+/// Exact powers of ten as `f64` (all below 2^53 · 2^22, so exact).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
 /// A finite float, allowing surrounding spaces (no `nan`, no `inf`).
+///
+/// Plain decimals (`-12.345`, up to 15 significant digits, as sensor data
+/// is written) take a fast path: the digits as an integer `m` and the
+/// fraction length `k`, then `m / 10^k`. Both are exact in `f64` and IEEE
+/// division rounds correctly, so the result is the correctly rounded value,
+/// bit for bit what `str::parse` gives (Clinger's fast path). Anything else
+/// (exponents, long mantissas) goes to `str::parse`.
 #[inline]
 pub fn parse_float(field: &[u8]) -> Option<f64> {
     let f = field.trim_ascii();
+    let (negative, body) = match f.first()? {
+        b'-' => (true, &f[1..]),
+        b'+' => (false, &f[1..]),
+        _ => (false, f),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut fraction: Option<usize> = None;
+    let mut plain = !body.is_empty();
+    for &b in body {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add((b - b'0') as u64);
+                digits += 1;
+                if let Some(k) = &mut fraction {
+                    *k += 1;
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => {
+                plain = false;
+                break;
+            }
+        }
+    }
+    if plain && digits > 0 && digits <= 15 {
+        let v = mantissa as f64 / POW10[fraction.unwrap_or(0)];
+        return Some(if negative { -v } else { v });
+    }
     if f.is_empty() || !f.iter().all(|b| matches!(b, b'0'..=b'9' | b'+' | b'-' | b'.' | b'e' | b'E')) {
         return None;
     }
@@ -578,6 +620,39 @@ mod tests {
         assert_eq!(parse_float(b"inf"), None);
         assert_eq!(parse_float(b"1e400"), None);
         assert_eq!(parse_float(b"1.2.3"), None);
+        assert_eq!(parse_float(b"."), None);
+        assert_eq!(parse_float(b"-"), None);
+        assert_eq!(parse_float(b"5."), Some(5.0));
+        assert_eq!(parse_float(b".5"), Some(0.5));
+        assert_eq!(parse_float(b"-0"), Some(-0.0));
+    }
+
+    /// The fast path against the standard library on many decimals.
+    #[test]
+    fn fast_float_path_is_bit_exact() {
+        let mut state = 99u64;
+        for _ in 0..200_000 {
+            state = crate::rng::splitmix64(state);
+            let digits = 1 + (state % 15) as usize;
+            let point = (state >> 8) as usize % (digits + 1);
+            let mut text = String::new();
+            if state >> 63 == 1 {
+                text.push('-');
+            }
+            let mut s2 = crate::rng::splitmix64(state);
+            for i in 0..digits {
+                if i == point && i > 0 {
+                    text.push('.');
+                }
+                text.push((b'0' + (s2 % 10) as u8) as char);
+                s2 /= 10;
+                if s2 == 0 {
+                    s2 = crate::rng::splitmix64(state ^ i as u64);
+                }
+            }
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(parse_float(text.as_bytes()).map(f64::to_bits), Some(want.to_bits()), "{text}");
+        }
     }
 
     #[test]
@@ -634,7 +709,7 @@ mod tests {
     #[test]
     fn malformed_input_errors_name_line_and_column() {
         let check = |text: &[u8], line: u64, column: usize, needle: &str| {
-            for chunk_size in [1 << 20, 5] {
+            for chunk_size in (1..text.len()).chain([1 << 20]) {
                 let e = table(text, chunk_size).unwrap_err();
                 assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{text:?}: {e}");
                 assert!(e.to_string().contains(needle), "{text:?}: {e}");
