@@ -22,6 +22,22 @@ use memchr::Memchr3;
 
 use super::error::CsvError;
 
+/// Whether `bytes` is only line ends (`\n` or `\r\n`, and a final lone
+/// `\r`, which the splitter also drops): blank lines, as the splitter reads
+/// them. A `\r` elsewhere is data.
+pub fn is_blank(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => i += 1,
+            b'\r' if i + 1 == bytes.len() => i += 1,
+            b'\r' if bytes[i + 1] == b'\n' => i += 2,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// A field as the splitter saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldInfo {
@@ -61,10 +77,10 @@ impl<'a> Records<'a> {
         self.pos
     }
 
-    /// Whether only line ends remain in the whole input (not just this
+    /// Whether only blank lines remain in the whole input (not just this
     /// reader's slice: a parallel chunk must decide as a sequential read).
     pub fn only_blank_lines_left(&self) -> bool {
-        self.data[self.pos..].iter().all(|&b| b == b'\n' || b == b'\r')
+        is_blank(&self.data[self.pos..])
     }
 
     #[inline]

@@ -22,7 +22,7 @@
 use rayon::prelude::*;
 
 use super::error::CsvError;
-use super::split::{FieldInfo, Records};
+use super::split::{FieldInfo, Records, is_blank};
 
 /// Inferred type of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,7 +196,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Parses a whole CSV input (header row first) into a typed table.
 pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     let start = if data.starts_with(BOM) { BOM.len() } else { 0 };
-    if data[start..].iter().all(|&b| b == b'\n' || b == b'\r') {
+    if is_blank(&data[start..]) {
         return Err(CsvError::whole("empty input: expected a header row naming the columns"));
     }
     let mut header = Records::new(data, start, data.len());
@@ -286,15 +286,20 @@ struct Chunk {
     rows: usize,
 }
 
+/// A number's sign and the bytes after it.
+#[inline]
+fn split_sign(f: &[u8]) -> (bool, &[u8]) {
+    match f.first() {
+        Some(b'-') => (true, &f[1..]),
+        Some(b'+') => (false, &f[1..]),
+        _ => (false, f),
+    }
+}
+
 /// An integer, allowing surrounding spaces and a sign.
 #[inline]
 pub fn parse_integer(field: &[u8]) -> Option<i64> {
-    let f = field.trim_ascii();
-    let (negative, digits) = match f.first()? {
-        b'-' => (true, &f[1..]),
-        b'+' => (false, &f[1..]),
-        _ => (false, f),
-    };
+    let (negative, digits) = split_sign(field.trim_ascii());
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
@@ -306,7 +311,13 @@ pub fn parse_integer(field: &[u8]) -> Option<i64> {
         }
         v = v.checked_mul(10)?.checked_sub(d as i64)?; // accumulate negatively: i64::MIN fits
     }
-    if negative { Some(v) } else { v.checked_neg() }
+    match (negative, v) {
+        // "-0" is a float (-0.0): as an integer it would lose its sign when
+        // the column turns float, and the result would depend on chunking.
+        (true, 0) => None,
+        (true, _) => Some(v),
+        (false, _) => v.checked_neg(),
+    }
 }
 
 /// Exact powers of ten as `f64` (all below 2^53 · 2^22, so exact).
@@ -326,11 +337,7 @@ const POW10: [f64; 23] = [
 #[inline]
 pub fn parse_float(field: &[u8]) -> Option<f64> {
     let f = field.trim_ascii();
-    let (negative, body) = match f.first()? {
-        b'-' => (true, &f[1..]),
-        b'+' => (false, &f[1..]),
-        _ => (false, f),
-    };
+    let (negative, body) = split_sign(f);
     let mut mantissa: u64 = 0;
     let mut digits = 0usize;
     let mut fraction: Option<usize> = None;
@@ -377,6 +384,24 @@ fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str,
 impl ColumnChunk {
     fn new() -> Self {
         Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new() }
+    }
+
+    /// Takes back the last field pushed, which was empty (missing).
+    fn undo_missing(&mut self) {
+        self.missing.pop();
+        self.offsets.pop();
+        match &mut self.builder {
+            Builder::Unknown | Builder::TextLater => {}
+            Builder::Integer(v) => {
+                v.pop();
+            }
+            Builder::Float(v) => {
+                v.pop();
+            }
+            Builder::Text(v) => {
+                v.ends.pop();
+            }
+        }
     }
 
     /// Adds row `row`'s field.
@@ -475,11 +500,9 @@ fn parse_chunk(data: &[u8], start: usize, end: usize, names: &[String], keep_off
         let Some(fields) = fields else { break };
         if fields < width {
             if fields == 1 && blank && width > 1 && records.only_blank_lines_left() {
-                // Blank lines at the very end of the input are ignored.
-                for c in &mut columns {
-                    c.missing.pop();
-                    c.offsets.pop();
-                }
+                // Blank lines at the very end of the input are ignored:
+                // take back the one empty field the line gave column 0.
+                columns[0].undo_missing();
                 break;
             }
             let at = record_start;
@@ -496,29 +519,27 @@ fn parse_chunk(data: &[u8], start: usize, end: usize, names: &[String], keep_off
     // Columns that turned to text after numbers: read them again as text.
     for (index, column) in columns.iter_mut().enumerate() {
         if matches!(column.builder, Builder::TextLater) {
-            column.builder = Builder::Text(reread_text(data, start, end, index)?);
+            column.builder = Builder::Text(reread_text(data, start, end, index, rows)?);
         }
     }
     Ok(Chunk { columns, rows })
 }
 
-/// Column `index` of every record of `data[start..end]`, as text.
-fn reread_text(data: &[u8], start: usize, end: usize, index: usize) -> Result<TextValues, CsvError> {
+/// Column `index` of the first `rows` records of `data[start..end]` (the
+/// rows the first pass kept: not a trailing blank line), as text.
+fn reread_text(data: &[u8], start: usize, end: usize, index: usize, rows: usize) -> Result<TextValues, CsvError> {
     let mut records = Records::new(data, start, end);
     let mut values = TextValues::default();
-    let mut pending: Option<Result<(), CsvError>> = None;
-    while records
-        .read_record(|info, field| {
+    for _ in 0..rows {
+        let mut text = Ok(());
+        records.read_record(|info, field| {
             if info.index == index {
-                pending = Some(text_of(data, info, field).map(|t| values.push(t)));
+                text = text_of(data, info, field).map(|t| values.push(t));
             }
             Ok(())
-        })?
-        .is_some()
-    {
-        pending.take().transpose()?;
+        })?;
+        text?;
     }
-    values.ends.truncate(values.ends.len()); // rows equal the first pass's
     Ok(values)
 }
 
@@ -586,7 +607,7 @@ fn join_chunks(
                     }
                 }
                 (Values::Text(all), Builder::Integer(_) | Builder::Float(_)) => {
-                    all.append(reread_text(data, cuts[k], cuts[k + 1], c)?);
+                    all.append(reread_text(data, cuts[k], cuts[k + 1], c, rows)?);
                 }
                 _ => unreachable!("the final type is the widest of the chunks' types"),
             }
@@ -614,6 +635,8 @@ mod tests {
         assert_eq!(parse_integer(b"9223372036854775808"), None);
         assert_eq!(parse_integer(b"1.0"), None);
         assert_eq!(parse_integer(b"-"), None);
+        assert_eq!(parse_integer(b"-0"), None); // found by the fuzzer: a float, -0.0
+        assert_eq!(parse_integer(b"+0"), Some(0));
         assert_eq!(parse_float(b"1.5e3"), Some(1500.0));
         assert_eq!(parse_float(b" -0.25"), Some(-0.25));
         assert_eq!(parse_float(b"nan"), None);
@@ -718,11 +741,44 @@ mod tests {
         check(b"a,b\n1,2\n3,4,5\n", 3, 3, "too many fields");
         check(b"a,b\n1,2\n3\n4,5\n", 3, 2, "too few fields");
         check(b"a,b\n1,2\n\n4,5\n", 3, 2, "too few fields");
+        // Found by the fuzzer: a lone '\r' is data, so this is no blank tail.
+        check(b"a,b\n1,2\n\n\r\r\n", 3, 2, "too few fields");
         check(b"a,b\n1,\"x\n2,3\n", 2, 2, "unterminated");
         check(b"a,b\n1,2\n3,\xff\xfe\n", 3, 2, "invalid UTF-8");
         check(b"a,a\n1,2\n", 1, 2, "duplicate column name");
         assert!(table("", 8).unwrap_err().to_string().contains("empty input"));
         assert!(table("\n\n", 8).unwrap_err().to_string().contains("empty input"));
+    }
+
+    /// Found by the fuzzer: a trailing blank line after a text row left a
+    /// placeholder behind in column 0 (and took an offset from column 1).
+    #[test]
+    fn trailing_blank_lines_leave_every_column_row_aligned() {
+        let cases = [
+            ("x,y\na,b\n\n", 1),
+            ("x,y\n1,2\n\r\n\n", 1),
+            ("x,y\n1.5,2\n\n", 1),
+            ("x,y\n,\n\n", 1),
+            ("x,y\n1,2\n\r", 1),
+            // Column x turns text after a number: re-read, blank tail left out.
+            ("x,y\n1,2\nb,3\n\r", 2),
+        ];
+        for (text, rows) in cases {
+            for chunk_size in (1..text.len()).chain([1 << 20]) {
+                let options = ParseOptions { chunk_size, keep_offsets: true };
+                let t = parse(text.as_bytes(), options).unwrap();
+                assert_eq!(t.rows, rows, "{text:?}");
+                for c in &t.columns {
+                    assert_eq!(c.values.len(), rows, "{text:?} column {}", c.name);
+                    assert!((0..rows).all(|r| c.offset(r).is_some()), "{text:?} column {}", c.name);
+                    assert!(c.missing.iter().all(|&m| m < rows), "{text:?} column {}", c.name);
+                }
+                assert_eq!(
+                    t,
+                    parse(text.as_bytes(), ParseOptions { chunk_size: 1 << 20, keep_offsets: true }).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
