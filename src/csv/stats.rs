@@ -26,7 +26,7 @@ pub fn read_file(path: &Path, options: ParseOptions) -> Result<LoadedCsv, CsvErr
     let file = std::fs::File::open(path).map_err(|e| CsvError::whole(format!("cannot open: {e}")).in_file(path))?;
     let len = file.metadata().map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(path))?.len();
     let table = if len == 0 {
-        Err(CsvError::whole("empty file: expected a header row naming the columns"))
+        Err(CsvError::at(&[], 0, 1, "empty file: expected a header row naming the columns"))
     } else {
         // SAFETY: the map is read-only and dropped before this function
         // returns; a file truncated by another process meanwhile is the

@@ -197,7 +197,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     let start = if data.starts_with(BOM) { BOM.len() } else { 0 };
     if is_blank(&data[start..]) {
-        return Err(CsvError::whole("empty input: expected a header row naming the columns"));
+        return Err(CsvError::at(data, start, 1, "empty input: expected a header row naming the columns"));
     }
     let mut header = Records::new(data, start, data.len());
     let mut names: Vec<String> = Vec::new();
