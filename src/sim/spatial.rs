@@ -4,13 +4,15 @@
 //! sort: one pass counts agents per cell, a prefix sum gives each cell its
 //! range, and a second pass scatters positions, ids and previous `fused`
 //! values into flat cell-ordered arrays. No per-cell `Vec`s, and after the
-//! first frame no allocation at all. Cells are at least `R` wide, so an
-//! agent's neighbours all lie in its own cell and the eight around it.
+//! first frame no allocation at all. Cells are sized from the mean density
+//! (see [`SpatialGrid`]), so a search reads a few dozen candidates whether
+//! the world is sparse or crowded.
 //!
-//! For each agent the `K` nearest within `R` are kept in a small sorted
-//! array (ties broken by smaller id, SPEC 4.1); only their count, the
-//! nearest distance and the mean of their previous `fused` are stored, as
-//! that is all later stages use.
+//! For each agent the `K` nearest within `R` are kept in a small max-heap
+//! ([`Nearest`], ties broken by smaller id, SPEC 4.1); only their count,
+//! the nearest distance and the mean of their previous `fused` are stored,
+//! as that is all later stages use. Agents are searched in cell order, for
+//! cache locality, and each result is then copied to its agent.
 
 use bevy::prelude::*;
 use rayon::prelude::*;
