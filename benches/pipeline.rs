@@ -23,6 +23,7 @@ fn run(agents: u32, threads: usize) -> BenchReport {
         threads,
         json: None,
         dump: None,
+        series: None,
         progress: false,
     };
     bench::run(&options).expect("benchmark runs")

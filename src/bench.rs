@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use serde_json::json;
 
+use crate::series::{Series, SeriesPlugin};
 use crate::sim::{
     AgentId, Anomaly, AnomalyCount, ComputePool, DetectionScore, Fused, Heading, MlpOutput, Neighbourhood, Position,
     Scenario, SimControl, SimulationPlugin, Stage, StageTimings, timing::percentile,
@@ -32,8 +33,17 @@ pub struct BenchOptions {
     pub threads: usize,
     pub json: Option<PathBuf>,
     pub dump: Option<PathBuf>,
+    /// Write a per-frame time series (CSV) here.
+    pub series: Option<PathBuf>,
     /// Print progress lines to stderr on long runs.
     pub progress: bool,
+}
+
+impl BenchOptions {
+    /// A quiet run of `scenario` writing no files.
+    pub fn new(scenario: Scenario, frames: u64, warmup: u64, threads: usize) -> Self {
+        Self { scenario, frames, warmup, threads, json: None, dump: None, series: None, progress: false }
+    }
 }
 
 /// Percentiles of one stage, in microseconds.
@@ -63,13 +73,29 @@ pub struct BenchReport {
     pub anomalies_total: u64,
     pub anomalies_last_frame: u64,
     pub detection: DetectionScore,
+    /// Mean and standard deviation of `fused`, mean neighbour count, after
+    /// the last frame.
+    pub fused_mean: f64,
+    pub fused_sd: f64,
+    pub nbr_count_mean: f64,
 }
 
 /// A headless app running `scenario` on `threads` workers, agents spawned,
 /// ready for its first simulation frame.
 pub fn build_app(scenario: Scenario, threads: usize, timing_capacity: usize) -> App {
+    build_app_with(scenario, threads, timing_capacity, |_| {})
+}
+
+/// [`build_app`], letting `extend` add plugins before the app starts.
+pub fn build_app_with(
+    scenario: Scenario,
+    threads: usize,
+    timing_capacity: usize,
+    extend: impl FnOnce(&mut App),
+) -> App {
     let mut app = App::new();
     app.add_plugins(SimulationPlugin { scenario, threads, timing_capacity });
+    extend(&mut app);
     app.finish();
     app.cleanup();
     // One update with the simulation paused runs `Startup` (spawning) so
@@ -86,8 +112,13 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     // after a long run.
     let dump = options.dump.as_deref().map(create).transpose()?;
     let json = options.json.as_deref().map(create).transpose()?;
+    let series = options.series.as_deref().map(create).transpose()?;
     let measured = options.frames.saturating_sub(options.warmup).max(1);
-    let mut app = build_app(options.scenario.clone(), options.threads, measured as usize);
+    let mut app = build_app_with(options.scenario.clone(), options.threads, measured as usize, |app| {
+        if series.is_some() {
+            app.add_plugins(SeriesPlugin { frames: options.frames as usize });
+        }
+    });
     let mut frame_ns = Vec::with_capacity(measured as usize);
     let started = Instant::now();
     let mut last_note = started;
@@ -111,6 +142,9 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     }
     let wall = measure_start.elapsed();
     let report = report(&mut app, options, &mut frame_ns, wall);
+    if let (Some(path), Some(file)) = (&options.series, series) {
+        write_file(path, file, |w| crate::series::write_csv(&app.world().resource::<Series>().rows, w))?;
+    }
     if let (Some(path), Some(file)) = (&options.dump, dump) {
         write_file(path, file, |w| dump_state(app.world_mut(), w))?;
     }
@@ -153,6 +187,7 @@ fn report(app: &mut App, options: &BenchOptions, frame_ns: &mut [u64], wall: Dur
     let ms = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e6;
     let frame_ms_max = ms(frame_ns.iter().copied().max());
     let count = *world.resource::<AnomalyCount>();
+    let (fused_mean, fused_sd, nbr_count_mean) = crate::series::summarize_world(world);
     BenchReport {
         agents,
         frames: options.frames,
@@ -169,6 +204,9 @@ fn report(app: &mut App, options: &BenchOptions, frame_ns: &mut [u64], wall: Dur
         anomalies_total: count.total,
         anomalies_last_frame: count.this_frame,
         detection: world.resource::<DetectionScore>().clone(),
+        fused_mean,
+        fused_sd,
+        nbr_count_mean,
     }
 }
 
@@ -202,6 +240,7 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
             "noticed": r.detection.noticed,
             "false_alarms": r.detection.false_alarms,
         },
+        "final": { "fused_mean": r.fused_mean, "fused_sd": r.fused_sd, "nbr_count_mean": r.nbr_count_mean },
         "datasets": options.scenario.datasets.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
         "config": {
             "width": c.width, "height": c.height, "raster": c.raster, "channels": c.channels,

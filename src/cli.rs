@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchOptions};
 use crate::sim::{EventSchedule, ModelConfig, Population, Scenario};
-use crate::{csv, scenario};
+use crate::{csv, scenario, sweep};
 
 /// Genesis: a real-time environmental-awareness simulation.
 ///
@@ -37,6 +37,139 @@ pub enum Command {
     /// any size, seeded, for `bench --agents-csv/--events-csv/--trace-csv`
     /// and for `parse`.
     Gen(GenArgs),
+    /// Run the model many times, headless, across lists or ranges of any
+    /// model option and seeds (every combination), several runs at a time,
+    /// one CSV row per run in --out. Run again with the same --out to resume.
+    ///
+    /// Values: a list `1000,10000`, a range `start:end:step` (`5:20:5` is
+    /// 5,10,15,20), or for whole numbers `a..b` (both ends included).
+    Sweep(SweepArgs),
+}
+
+/// Options of `genesis sweep`: every model option takes a list of values.
+#[derive(Args, Debug, Clone)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepArgs {
+    /// Output CSV, one row per run; an existing file is resumed.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also write the summary (per parameter group, mean and spread over
+    /// seeds) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Frames per run (warm-up included).
+    #[arg(long, default_value_t = 1000, value_parser = count::<u64>(1))]
+    pub frames: u64,
+    /// Leading frames per run left out of the timing figures [default: a tenth of --frames].
+    #[arg(long, value_parser = count::<u64>(0))]
+    pub warmup: Option<u64>,
+    /// Runs at a time (each on one thread); 0 uses one per core.
+    #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
+    pub jobs: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Stop after this many new runs (for testing resumption).
+    #[arg(long, hide = true)]
+    pub max_runs: Option<usize>,
+    /// Agent counts.
+    #[arg(long, default_value = "10000")]
+    pub agents: String,
+    /// Seeds.
+    #[arg(long, alias = "seed", default_value = "42")]
+    pub seeds: String,
+    /// World widths W.
+    #[arg(long, default_value = "1000")]
+    pub width: String,
+    /// World heights H.
+    #[arg(long, default_value = "1000")]
+    pub height: String,
+    /// Raster sides G.
+    #[arg(long, default_value = "256")]
+    pub raster: String,
+    /// Sensor channel counts S.
+    #[arg(long, default_value = "8")]
+    pub channels: String,
+    /// Neighbour radii R.
+    #[arg(long, default_value = "10")]
+    pub radius: String,
+    /// Neighbour counts K.
+    #[arg(long, short = 'k', default_value = "16")]
+    pub neighbours: String,
+    /// Anomaly windows WIN.
+    #[arg(long, default_value = "64")]
+    pub window: String,
+    /// Anomaly z thresholds.
+    #[arg(long, default_value = "4")]
+    pub z_threshold: String,
+    /// Noise amplitudes σ.
+    #[arg(long, default_value = "0.05")]
+    pub noise: String,
+    /// Time steps dt [default: 1/60].
+    #[arg(long, default_value = "0.016666668", hide_default_value = true)]
+    pub dt: String,
+    /// Top speeds.
+    #[arg(long, default_value = "30")]
+    pub top_speed: String,
+    /// MLP hidden units.
+    #[arg(long, default_value = "16")]
+    pub hidden: String,
+}
+
+impl SweepArgs {
+    /// Checks the value lists and every combination, and builds the sweep.
+    pub fn options(&self) -> Result<sweep::SweepOptions, String> {
+        use sweep::parse_values as values;
+        let axes = [
+            values("agents", &self.agents, true)?,
+            values("width", &self.width, false)?,
+            values("height", &self.height, false)?,
+            values("raster", &self.raster, true)?,
+            values("channels", &self.channels, true)?,
+            values("radius", &self.radius, false)?,
+            values("neighbours", &self.neighbours, true)?,
+            values("window", &self.window, true)?,
+            values("z-threshold", &self.z_threshold, false)?,
+            values("noise", &self.noise, false)?,
+            values("dt", &self.dt, false)?,
+            values("top-speed", &self.top_speed, false)?,
+            values("hidden", &self.hidden, true)?,
+            values("seeds", &self.seeds, true)?,
+        ];
+        let runs = sweep::combinations(&axes);
+        for run in &runs {
+            run.config().validate()?;
+            if run.agents() == 0 || run.values[0].to_string() != run.agents().to_string() {
+                return Err(format!("--agents must be between 1 and {}, got {}", u32::MAX, run.values[0]));
+            }
+        }
+        let warmup = self.warmup.unwrap_or(self.frames / 10);
+        if warmup >= self.frames {
+            return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
+        }
+        let jobs = if self.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.jobs };
+        Ok(sweep::SweepOptions {
+            runs,
+            frames: self.frames,
+            warmup,
+            jobs,
+            out: self.out.clone(),
+            json: self.json.clone(),
+            max_runs: self.max_runs,
+            progress: !self.quiet,
+        })
+    }
+}
+
+/// Runs `genesis sweep` after its options are checked.
+fn sweep_command(options: &sweep::SweepOptions) -> Result<(), String> {
+    sweep::run(options)?;
+    let (table, json) = sweep::summarize(&options.out)?;
+    print!("{table}");
+    if let Some(path) = &options.json {
+        std::fs::write(path, format!("{json:#}\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Options of `genesis gen`.
@@ -117,6 +250,11 @@ pub struct BenchArgs {
     /// Write the state after the last frame as CSV (SPEC section 6) to FILE.
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+    /// Write a time series to FILE: one CSV row per frame (anomalies, mean
+    /// and spread of fused, mean neighbour count, recall so far, each
+    /// stage's time in µs).
+    #[arg(long, value_name = "FILE")]
+    pub series: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -229,6 +367,7 @@ impl BenchArgs {
             threads: self.threads,
             json: self.json.clone(),
             dump: self.dump.clone(),
+            series: self.series.clone(),
             progress: !self.quiet,
         })
     }
@@ -282,6 +421,22 @@ fn parse_command(args: &ParseArgs) -> Result<(), String> {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Sweep(args) => {
+            let options = match args.options() {
+                Ok(options) => options,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(USAGE);
+                }
+            };
+            match sweep_command(&options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Gen(args) => {
             let config = ModelConfig {
                 width: args.width,

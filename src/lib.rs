@@ -12,6 +12,8 @@
 //! | [`sim`] | the model as a headless Bevy plugin: one module per pipeline stage |
 //! | [`rng`] | the counter-based random numbers every stage draws from |
 //! | [`bench`] | the headless benchmark: run N frames, report speed and awareness |
+//! | [`series`] | per-frame time series of a run |
+//! | [`sweep`] | many runs across parameters and seeds, resumable |
 //! | [`csv`] | the CSV engine: RFC 4180 parser, typed columns, dataset statistics (no Bevy) |
 //! | [`scenario`] | agents, events and sensor-trace files, checked against the model |
 //! | [`cli`] | the command line, a thin layer that builds a [`sim::Scenario`] |
@@ -35,4 +37,6 @@ pub mod csv;
 pub mod generate;
 pub mod rng;
 pub mod scenario;
+pub mod series;
 pub mod sim;
+pub mod sweep;

@@ -87,6 +87,13 @@ impl Stage {
     }
 }
 
+/// Runs after the six stages and their timing, before the clock moves on:
+/// the place for observers (time series, recorders) whose cost should not
+/// count in any stage's latency. `SimClock::frame` is still the frame just
+/// computed.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AfterFrame;
+
 /// Frame bookkeeping around the stages: timing laps and the clock.
 #[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Boundary {
@@ -201,6 +208,7 @@ impl Plugin for SimulationPlugin {
                     Boundary::After(Stage::Anomaly),
                     Stage::Movement,
                     Boundary::After(Stage::Movement),
+                    AfterFrame,
                     Boundary::End,
                 )
                     .chain(),

@@ -73,6 +73,11 @@ impl SampleRing {
         percentile(scratch, p)
     }
 
+    /// The newest sample.
+    pub fn last(&self) -> Option<u64> {
+        (!self.samples.is_empty()).then(|| self.samples[(self.next + self.capacity - 1) % self.capacity])
+    }
+
     /// Largest held sample.
     pub fn max(&self) -> Option<u64> {
         self.samples.iter().copied().max()
@@ -177,6 +182,7 @@ mod tests {
             ring.push(v);
         }
         assert_eq!(ring.iter().collect::<Vec<_>>(), vec![3, 4, 5, 6]);
+        assert_eq!(ring.last(), Some(6));
         assert_eq!(ring.max(), Some(6));
         let mut scratch = Vec::new();
         assert_eq!(ring.percentile_with(50.0, &mut scratch), Some(4));
