@@ -219,6 +219,8 @@ pub struct SpatialGrid {
 /// First search distance, as a multiple of the radius of a disc that holds
 /// `K` agents at mean density: a little more, so one square usually does.
 const REACH_MARGIN: f32 = 1.25;
+/// Cell width as a share of the first search distance.
+const CELL_PER_REACH: f32 = 0.5;
 /// At most this many cells per axis, so memory stays bounded whatever the
 /// radius; cells grow instead (correctness holds for any cell size).
 const MAX_CELLS_PER_AXIS: usize = 4096;
@@ -232,7 +234,7 @@ impl SpatialGrid {
     {
         let density = n.max(1) as f32 / (width * height);
         self.first_reach = (REACH_MARGIN * (k as f32 / (std::f32::consts::PI * density)).sqrt()).min(radius);
-        let cell = (0.5 * self.first_reach).max(radius / 64.0);
+        let cell = (CELL_PER_REACH * self.first_reach).max(radius / 64.0);
         self.cols = ((width / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.rows = ((height / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.cell_w = width / self.cols as f32;
