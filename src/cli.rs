@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchOptions};
 use crate::sim::{EventSchedule, ModelConfig, Population, Scenario};
-use crate::{csv, scenario, sweep};
+use crate::{csv, generate, scenario, sweep};
 
 /// Genesis: a real-time environmental-awareness simulation.
 ///
@@ -159,17 +159,6 @@ impl SweepArgs {
             progress: !self.quiet,
         })
     }
-}
-
-/// Runs `genesis sweep` after its options are checked.
-fn sweep_command(options: &sweep::SweepOptions) -> Result<(), String> {
-    sweep::run(options)?;
-    let (table, json) = sweep::summarize(&options.out)?;
-    print!("{table}");
-    if let Some(path) = &options.json {
-        std::fs::write(path, format!("{json:#}\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// Options of `genesis gen`.
@@ -400,11 +389,29 @@ impl BenchArgs {
     }
 }
 
-/// Exit code for invalid arguments (clap uses the same).
-const USAGE: u8 = 2;
+/// Why a command failed, which decides the exit code.
+enum Failure {
+    /// Invalid arguments: exit code 2, as clap uses.
+    Usage(String),
+    /// Anything else (bad input files, I/O): exit code 1.
+    Run(String),
+}
 
-/// Runs `genesis parse`.
-fn parse_command(args: &ParseArgs) -> Result<(), String> {
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Run(message)
+    }
+}
+
+fn bench_command(args: &BenchArgs) -> Result<(), Failure> {
+    let mut options = args.options().map_err(Failure::Usage)?;
+    args.load_files(&mut options.scenario).map_err(|e| Failure::Run(e.to_string()))?;
+    let report = bench::run(&options)?;
+    print!("{}", bench::summary(&report, &options));
+    Ok(())
+}
+
+fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| e.to_string())?;
     let loaded =
         pool.install(|| csv::read_file(&args.file, csv::ParseOptions::default())).map_err(|e| e.to_string())?;
@@ -417,87 +424,53 @@ fn parse_command(args: &ParseArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn gen_command(args: &GenArgs) -> Result<(), Failure> {
+    let config =
+        ModelConfig { width: args.width, height: args.height, channels: args.channels, ..ModelConfig::default() };
+    config.validate().map_err(Failure::Usage)?;
+    let options = generate::GenOptions {
+        dir: args.out.clone(),
+        agents: args.agents,
+        events: args.events,
+        trace_rows: args.trace_rows,
+        seed: args.seed,
+        config,
+    };
+    let files = generate::generate(&options).map_err(|e| format!("cannot write into {}: {e}", args.out.display()))?;
+    for f in [files.agents, files.events, files.trace] {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
+    let options = args.options().map_err(Failure::Usage)?;
+    sweep::run(&options)?;
+    let (table, json) = sweep::summarize(&options.out)?;
+    print!("{table}");
+    if let Some(path) = &options.json {
+        std::fs::write(path, format!("{json:#}\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Parses the process's arguments and runs the command.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Sweep(args) => {
-            let options = match args.options() {
-                Ok(options) => options,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    return ExitCode::from(USAGE);
-                }
-            };
-            match sweep_command(&options) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    ExitCode::FAILURE
-                }
-            }
+    let result = match Cli::parse().command {
+        Command::Bench(args) => bench_command(&args),
+        Command::Parse(args) => parse_command(&args),
+        Command::Gen(args) => gen_command(&args),
+        Command::Sweep(args) => sweep_command(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
-        Command::Gen(args) => {
-            let config = ModelConfig {
-                width: args.width,
-                height: args.height,
-                channels: args.channels,
-                ..ModelConfig::default()
-            };
-            if let Err(message) = config.validate() {
-                eprintln!("error: {message}");
-                return ExitCode::from(USAGE);
-            }
-            let options = crate::generate::GenOptions {
-                dir: args.out.clone(),
-                agents: args.agents,
-                events: args.events,
-                trace_rows: args.trace_rows,
-                seed: args.seed,
-                config,
-            };
-            match crate::generate::generate(&options) {
-                Ok(files) => {
-                    for f in [files.agents, files.events, files.trace] {
-                        println!("wrote {}", f.display());
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: cannot write into {}: {e}", args.out.display());
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Parse(args) => match parse_command(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Bench(args) => {
-            let mut options = match args.options() {
-                Ok(options) => options,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    return ExitCode::from(USAGE);
-                }
-            };
-            if let Err(e) = args.load_files(&mut options.scenario) {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-            match bench::run(&options) {
-                Ok(report) => {
-                    print!("{}", bench::summary(&report, &options));
-                    ExitCode::SUCCESS
-                }
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    ExitCode::FAILURE
-                }
-            }
+        Err(Failure::Run(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
         }
     }
 }
