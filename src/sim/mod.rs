@@ -13,6 +13,11 @@
 //! | [`Stage::Anomaly`] | [`anomaly`] | `fused` and its history → [`Anomaly`] |
 //! | [`Stage::Movement`] | [`movement`] | MLP steer → [`Position`], [`Heading`] |
 //!
+//! After them, the public [`AfterFrame`] set holds observers (the time
+//! series recorder) whose cost counts in no stage. The detection score
+//! ([`detection`]) runs inside [`Stage::Anomaly`], after the detector, while
+//! positions are still those the agents sensed from.
+//!
 //! [`SimulationPlugin`] needs no window, renderer or GPU: the headless
 //! benchmark runs it alone, and the desktop app adds drawing on top of it.
 //! The schedule is run from `Update` by [`advance_simulation`], as many
