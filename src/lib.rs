@@ -11,7 +11,7 @@
 //! |---|---|
 //! | [`sim`] | the model as a headless Bevy plugin: one module per pipeline stage |
 //! | [`rng`] | the counter-based random numbers every stage draws from |
-//! | [`bench`] | the headless benchmark: run N frames, report speed and awareness |
+//! | [`bench`](mod@bench) | the headless benchmark: run N frames, report speed and awareness |
 //! | [`series`] | per-frame time series of a run |
 //! | [`sweep`] | many runs across parameters and seeds, resumable |
 //! | [`csv`] | the CSV engine: RFC 4180 parser, typed columns, dataset statistics (no Bevy) |
