@@ -64,7 +64,9 @@ done
 
 "$G" gen --out "$TMP/trace" --agents 1000 --events 1 --trace-rows 500000 > /dev/null
 TRACE="$TMP/trace/trace.csv"
-"$G" parse "$TRACE" --json "$TMP/parse.json" > /dev/null
+# Best of three, like the Python peers.
+for i in 1 2 3; do "$G" parse "$TRACE" --json "$TMP/parse$i.json" > /dev/null; done
+"$PY" -c "import json,sys; best=min((json.load(open(f)) for f in sys.argv[1:]), key=lambda r: r['parse_seconds']); json.dump(best, open('$TMP/parse.json','w'))" "$TMP"/parse[123].json
 "$PY" benches/python/csv_peers.py "$TRACE" > "$TMP/peers.jsonl"
 "$PY" - "$TMP/parse.json" "$TMP/peers.jsonl" "$TRACE" >> "$TMP/results.md" <<'PYEOF'
 import json, os, sys
@@ -73,7 +75,7 @@ peers = [json.loads(l) for l in open(sys.argv[2])]
 size = os.path.getsize(sys.argv[3])
 base = next(p["seconds"] for p in peers if p["method"] == "python csv module")
 print()
-print(f"## CSV: {rust['rows']:,}-row sensor trace ({size / 1e6:.1f} MB) into typed columns")
+print(f"## CSV: {rust['rows']:,}-row sensor trace ({size / 1e6:.1f} MB) into typed columns (best of 3)")
 print()
 print("| method | time | throughput | speed-up vs pure Python |")
 print("|---|---|---|---|")
