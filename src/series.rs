@@ -138,11 +138,12 @@ pub fn write_csv(rows: &[SeriesRow], w: &mut impl Write) -> io::Result<()> {
     let stages: Vec<String> = Stage::ALL.iter().map(|s| format!("{}_us", s.name())).collect();
     writeln!(w, "frame,anomalies,fused_mean,fused_sd,nbr_count_mean,recall,{}", stages.join(","))?;
     for r in rows {
-        let recall = r.recall.map_or(String::new(), |v| v.to_string());
+        // Floats keep a decimal point when whole (`1.0`), for type inference.
+        let recall = r.recall.map_or(String::new(), |v| format!("{v:?}"));
         let stage_us: Vec<String> = r.stage_us.iter().map(|v| format!("{v:.1}")).collect();
         writeln!(
             w,
-            "{},{},{},{},{},{},{}",
+            "{},{},{:?},{:?},{:?},{},{}",
             r.frame,
             r.anomalies,
             r.fused_mean,

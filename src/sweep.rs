@@ -212,11 +212,13 @@ pub fn header() -> String {
     PARAMETERS.iter().chain(RESULTS.iter()).copied().collect::<Vec<_>>().join(",")
 }
 
-/// The output row of a finished run.
+/// The output row of a finished run. Float columns are written with a
+/// decimal point even when whole (`1.0`, not `1`), so tools that infer
+/// column types from the first rows (polars, pandas) read them as floats.
 pub fn row(run: &Run, frames: u64, r: &BenchReport) -> String {
-    let recall = r.detection.recall().map_or(String::new(), |v| v.to_string());
+    let recall = r.detection.recall().map_or(String::new(), |v| format!("{v:?}"));
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{:?},{:?},{:?},{},{},{:?},{:?},{:?},{:?}\n",
         run.key(),
         frames,
         r.hz,
