@@ -46,6 +46,30 @@ pub enum Command {
     Sweep(SweepArgs),
 }
 
+/// How long a run is, shared by `bench` and `sweep`.
+#[derive(Args, Debug, Clone)]
+pub struct RunLength {
+    /// Frames to simulate per run (warm-up included).
+    #[arg(long, default_value_t = 1000, value_parser = count::<u64>(1))]
+    pub frames: u64,
+    /// Leading frames simulated but left out of the timing figures
+    /// [default: a tenth of --frames].
+    #[arg(long, value_parser = count::<u64>(0))]
+    pub warmup: Option<u64>,
+}
+
+impl RunLength {
+    /// `(frames, warmup)`, the warm-up defaulted and checked to leave at
+    /// least one measured frame.
+    pub fn frames_and_warmup(&self) -> Result<(u64, u64), String> {
+        let warmup = self.warmup.unwrap_or(self.frames / 10);
+        if warmup >= self.frames {
+            return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
+        }
+        Ok((self.frames, warmup))
+    }
+}
+
 /// Options of `genesis sweep`: every model option takes a list of values.
 #[derive(Args, Debug, Clone)]
 #[command(allow_negative_numbers = true)]
@@ -57,12 +81,8 @@ pub struct SweepArgs {
     /// seeds) as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Frames per run (warm-up included).
-    #[arg(long, default_value_t = 1000, value_parser = count::<u64>(1))]
-    pub frames: u64,
-    /// Leading frames per run left out of the timing figures [default: a tenth of --frames].
-    #[arg(long, value_parser = count::<u64>(0))]
-    pub warmup: Option<u64>,
+    #[command(flatten)]
+    pub length: RunLength,
     /// Runs at a time (each on one thread); 0 uses one per core.
     #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
     pub jobs: usize,
@@ -143,14 +163,11 @@ impl SweepArgs {
                 return Err(format!("--agents must be between 1 and {}, got {}", u32::MAX, run.values[0]));
             }
         }
-        let warmup = self.warmup.unwrap_or(self.frames / 10);
-        if warmup >= self.frames {
-            return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
-        }
+        let (frames, warmup) = self.length.frames_and_warmup()?;
         let jobs = if self.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.jobs };
         Ok(sweep::SweepOptions {
             runs,
-            frames: self.frames,
+            frames,
             warmup,
             jobs,
             out: self.out.clone(),
@@ -223,13 +240,8 @@ pub struct BenchArgs {
     /// sensing for the (frame, agent) pairs the file holds.
     #[arg(long, value_name = "FILE")]
     pub trace_csv: Option<PathBuf>,
-    /// Frames to simulate (warm-up included).
-    #[arg(long, default_value_t = 1000, value_parser = count::<u64>(1))]
-    pub frames: u64,
-    /// Leading frames simulated but left out of the timing figures
-    /// [default: a tenth of --frames].
-    #[arg(long, value_parser = count::<u64>(0))]
-    pub warmup: Option<u64>,
+    #[command(flatten)]
+    pub length: RunLength,
     /// Worker threads; 0 uses one per core. Results do not depend on it.
     #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
     pub threads: usize,
@@ -345,13 +357,10 @@ impl BenchArgs {
     pub fn options(&self) -> Result<BenchOptions, String> {
         let config = self.model.config();
         config.validate()?;
-        let warmup = self.warmup.unwrap_or(self.frames / 10);
-        if warmup >= self.frames {
-            return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
-        }
+        let (frames, warmup) = self.length.frames_and_warmup()?;
         Ok(BenchOptions {
             scenario: Scenario { config, population: Population::Generated(self.agents), ..Scenario::default() },
-            frames: self.frames,
+            frames,
             warmup,
             threads: self.threads,
             json: self.json.clone(),
