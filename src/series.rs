@@ -49,14 +49,10 @@ pub struct Series {
     pub rows: Vec<SeriesRow>,
 }
 
-/// Population summary of one frame: mean and standard deviation of
-/// `fused`, mean neighbour count. Sums in `f64` per fixed chunk, chunks
-/// combined in order.
-pub fn population_stats(
-    fused: &[Fused],
-    neighbourhoods: &[Neighbourhood],
-    pool: &ComputePool,
-) -> (f64, f64, f64, usize) {
+/// `(Σ fused, Σ fused², Σ neighbour count)` of one table, in `f64`, per
+/// fixed chunk in parallel, chunks added in order (same bits on any thread
+/// count).
+fn table_sums(fused: &[Fused], neighbourhoods: &[Neighbourhood], pool: &ComputePool) -> (f64, f64, f64) {
     let partial: Vec<(f64, f64, f64)> = pool.install(|| {
         fused
             .par_chunks(CHUNK)
@@ -73,28 +69,19 @@ pub fn population_stats(
             })
             .collect()
     });
-    let (s, s2, c) = partial.iter().fold((0.0, 0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1, a.2 + p.2));
-    let n = fused.len();
-    if n == 0 {
-        return (0.0, 0.0, 0.0, 0);
-    }
-    let mean = s / n as f64;
-    (mean, (s2 / n as f64 - mean * mean).max(0.0).sqrt(), c / n as f64, n)
+    partial.iter().fold((0.0, 0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1, a.2 + p.2))
 }
 
-/// Population summary over several tables (weighted by their sizes).
+/// Population summary over all agent tables: mean and standard deviation
+/// of `fused`, mean neighbour count.
 pub fn summarize<'a>(
     tables: impl Iterator<Item = (&'a [Fused], &'a [Neighbourhood])>,
     pool: &ComputePool,
 ) -> (f64, f64, f64) {
     let (mut s, mut s2, mut c, mut total) = (0.0, 0.0, 0.0, 0usize);
     for (fused, neighbourhoods) in tables {
-        let (m, sd, nbr, n) = population_stats(fused, neighbourhoods, pool);
-        let n_f = n as f64;
-        s += m * n_f;
-        s2 += (sd * sd + m * m) * n_f;
-        c += nbr * n_f;
-        total += n;
+        let (ts, ts2, tc) = table_sums(fused, neighbourhoods, pool);
+        (s, s2, c, total) = (s + ts, s2 + ts2, c + tc, total + fused.len());
     }
     if total == 0 {
         return (0.0, 0.0, 0.0);
