@@ -129,24 +129,18 @@ pub fn load_agents(path: &Path, config: &ModelConfig) -> Result<(Vec<AgentSpec>,
     let ys = Field::required(&file, "y", expected)?.within(0.0, config.height as f64, "a position inside the world")?;
     let headings = match Field::optional(&file, "heading") {
         None => vec![None; ids.len()],
-        Some(h) => {
-            let present: Vec<f64> = match &h.column.values {
-                Values::Text(t) => t
-                    .iter()
-                    .enumerate()
-                    .map(|(row, s)| {
-                        if h.column.is_missing(row) {
-                            Ok(0.0)
-                        } else {
-                            parse_float(s.as_bytes())
-                                .ok_or_else(|| h.error(row, format!("expected a heading in radians, found '{s}'")))
-                        }
-                    })
-                    .collect::<Result<_, _>>()?,
-                v => (0..v.len()).map(|i| v.as_f64(i).unwrap_or(0.0)).collect(),
-            };
-            (0..ids.len()).map(|row| (!h.column.is_missing(row)).then(|| present[row] as f32)).collect()
-        }
+        // An empty heading takes the default heading, like a file without the column.
+        Some(h) => (0..ids.len())
+            .map(|row| {
+                if h.column.is_missing(row) {
+                    return Ok(None);
+                }
+                let text = h.text(row);
+                parse_float(text.as_bytes())
+                    .map(|v| Some(v as f32))
+                    .ok_or_else(|| h.error(row, format!("expected a heading in radians, found '{text}'")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let mut seen = HashSet::with_capacity(ids.len());
     for (row, &i) in ids.iter().enumerate() {

@@ -44,6 +44,12 @@ fn agents_load_with_columns_in_any_order_and_unknown_ones_ignored() {
     assert_eq!((agents[0].id, agents[0].x, agents[0].y, agents[0].heading), (7, 1.0, 5.5, None));
     assert_eq!((agents[1].id, agents[1].x, agents[1].y), (3, 999.5, 10.0));
     assert_eq!((stats.rows, stats.columns.len()), (2, 4));
+    // Headings as given; an empty one takes the default (None here).
+    let path = write("agents_heading.csv", b"id,x,y,heading\n1,2,3,0.25\n2,4,5,\n3,6,7,-1\n");
+    let (agents, _) = load_agents(&path, &config()).unwrap();
+    assert_eq!(agents.iter().map(|a| a.heading).collect::<Vec<_>>(), [Some(0.25), None, Some(-1.0)]);
+    let path = write("agents_bad_heading.csv", b"id,x,y,heading\n1,2,3,0.25\n2,4,5,north\n");
+    expect(load_agents(&path, &config()), &path, 3, 4, "expected a heading in radians, found 'north'");
 }
 
 #[test]
