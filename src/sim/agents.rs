@@ -14,7 +14,7 @@ use super::config::ModelConfig;
 use crate::rng::{spawn, unit};
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, spawn_population);
+    app.add_systems(super::SimStart, spawn_population);
 }
 
 /// Marks an entity as a simulated agent.

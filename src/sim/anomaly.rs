@@ -29,7 +29,7 @@ pub(super) fn plugin(app: &mut App) {
         .register_required_components::<Agent, Anomaly>()
         .init_resource::<AnomalyCount>()
         .init_resource::<FusedHistory>()
-        .add_systems(Startup, size_history.after(spawn_population))
+        .add_systems(super::SimStart, (size_history, reset_count).after(spawn_population))
         .add_systems(super::SimFrame, detect_anomalies.in_set(Stage::Anomaly));
 }
 
@@ -163,6 +163,10 @@ fn verdict(sums: &WindowSums, x: f64, inv_window: f64, threshold: f64) -> Anomal
 /// Sizes the history for the spawned agents.
 pub fn size_history(agents: Query<(), With<Agent>>, config: Res<ModelConfig>, mut history: ResMut<FusedHistory>) {
     *history = FusedHistory::new(agents.iter().count(), config.window);
+}
+
+fn reset_count(mut count: ResMut<AnomalyCount>) {
+    *count = AnomalyCount::default();
 }
 
 /// Scores every agent and remembers its `fused` value.

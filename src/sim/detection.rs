@@ -22,6 +22,7 @@ use super::{
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<DetectionScore>()
+        .add_systems(super::SimStart, |mut score: ResMut<DetectionScore>| *score = DetectionScore::default())
         .add_systems(super::SimFrame, score_detection.in_set(Stage::Anomaly).after(detect_anomalies));
 }
 

@@ -16,6 +16,7 @@ use crate::rng::{EVENT_SALT, splitmix64, unit};
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<ActiveEvents>()
+        .add_systems(super::SimStart, |mut active: ResMut<ActiveEvents>| active.0.clear())
         .add_systems(super::SimFrame, activate_events.in_set(Stage::Sensing).before(super::sensing::sense));
 }
 

@@ -58,6 +58,13 @@ pub use sensing::{SensorTrace, Sensors};
 pub use spatial::Neighbourhood;
 pub use timing::StageTimings;
 
+/// The schedule that sets a simulation up from its [`Scenario`]: spawning
+/// the agents and sizing or zeroing each stage's state. It runs at
+/// `Startup` and again on every [`restart`]; a stage that keeps state from
+/// frame to frame resets it here.
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SimStart;
+
 /// The schedule that advances the model by one frame.
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SimFrame;
@@ -177,20 +184,15 @@ impl Default for SimulationPlugin {
 
 impl Plugin for SimulationPlugin {
     fn build(&self, app: &mut App) {
-        let Scenario { config, population, events, trace, datasets } = self.scenario.clone();
-        if let Some(trace) = trace {
-            app.insert_resource(trace);
-        }
-        app.insert_resource(LoadedDatasets(datasets))
-            .insert_resource(Background::new(&config))
-            .insert_resource(Mlp::default_for(&config))
-            .insert_resource(config)
-            .insert_resource(population)
-            .insert_resource(events)
+        install_scenario(app.world_mut(), self.scenario.clone());
+        app.insert_resource(ComputePool::new(self.threads))
             .insert_resource(ComputePool::new(self.threads))
             .insert_resource(StageTimings::with_capacity(self.timing_capacity))
             .init_resource::<SimClock>()
             .init_resource::<SimControl>()
+            .init_schedule(SimStart)
+            .add_systems(SimStart, reset_clock)
+            .add_systems(Startup, |world: &mut World| world.run_schedule(SimStart))
             .init_schedule(SimFrame)
             .edit_schedule(SimFrame, |schedule| {
                 // Stages are strictly ordered and parallel inside; a
@@ -246,15 +248,55 @@ impl Plugin for SimulationPlugin {
 /// once per update.
 pub fn advance_simulation(world: &mut World) {
     let control = *world.resource::<SimControl>();
-    if control.paused {
-        return;
+    if !control.paused {
+        run_frames(world, control.steps_per_update);
     }
+}
+
+/// Runs `frames` simulation frames now, paused or not (single-stepping).
+pub fn run_frames(world: &mut World, frames: u32) {
     let pool = world.resource::<ComputePool>().clone();
     pool.install(|| {
-        for _ in 0..control.steps_per_update {
+        for _ in 0..frames {
             world.run_schedule(SimFrame);
         }
     });
+}
+
+/// Puts the resources of `scenario` in place (replacing any earlier ones).
+fn install_scenario(world: &mut World, scenario: Scenario) {
+    let Scenario { config, population, events, trace, datasets } = scenario;
+    match trace {
+        Some(trace) => world.insert_resource(trace),
+        None => {
+            world.remove_resource::<SensorTrace>();
+        }
+    }
+    world.insert_resource(LoadedDatasets(datasets));
+    world.insert_resource(Background::new(&config));
+    world.insert_resource(Mlp::default_for(&config));
+    world.insert_resource(config);
+    world.insert_resource(population);
+    world.insert_resource(events);
+}
+
+/// Replaces the running simulation with a fresh one of `scenario`, in the
+/// state a new app would start in: the agents are despawned and spawned
+/// again, and [`SimStart`] resets every stage. Running the same frames
+/// afterwards gives the same results as a new app (tested). The worker pool
+/// and [`SimControl`] are kept.
+pub fn restart(world: &mut World, scenario: Scenario) {
+    let agents: Vec<Entity> = world.query_filtered::<Entity, With<Agent>>().iter(world).collect();
+    for agent in agents {
+        world.despawn(agent);
+    }
+    install_scenario(world, scenario);
+    world.run_schedule(SimStart);
+}
+
+fn reset_clock(mut clock: ResMut<SimClock>, mut timings: ResMut<StageTimings>) {
+    *clock = SimClock::default();
+    timings.clear();
 }
 
 fn advance_clock(mut clock: ResMut<SimClock>) {

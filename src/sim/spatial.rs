@@ -74,6 +74,11 @@ pub struct Nearest {
 }
 
 impl Nearest {
+    /// `K`, the most neighbours it keeps.
+    pub fn capacity(&self) -> usize {
+        self.k
+    }
+
     pub fn new(k: usize) -> Self {
         assert!((1..=MAX_NEIGHBOURS).contains(&k), "K must be 1..={MAX_NEIGHBOURS}");
         Self { len: 0, k, keys: [0; MAX_NEIGHBOURS], fused: [0.0; MAX_NEIGHBOURS] }
@@ -337,6 +342,12 @@ impl SpatialGrid {
             }
         }
         reach
+    }
+
+    /// The agents as the last rebuild saw them (positions at the start of
+    /// the last frame), `(x, y, id)` in the grid's cell order.
+    pub fn points(&self) -> impl ExactSizeIterator<Item = (f32, f32, u32)> + '_ {
+        self.xs.iter().zip(&self.ys).zip(&self.ids).map(|((&x, &y), &id)| (x, y, id))
     }
 
     /// Fills `out` with the `K` nearest agents other than `id` within
