@@ -12,6 +12,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use serde_json::json;
 
@@ -96,6 +97,12 @@ pub fn build_app_with(
     let mut app = App::new();
     app.add_plugins(SimulationPlugin { scenario, threads, timing_capacity });
     extend(&mut app);
+    // A handful of systems per update, strictly in order: Bevy's
+    // multi-threaded executor (compiled in with the `desktop` feature) would
+    // only add hand-offs to its own task pool to every schedule run.
+    for (_, schedule) in app.world_mut().resource_mut::<Schedules>().iter_mut() {
+        schedule.set_executor(SingleThreadedExecutor::new());
+    }
     app.finish();
     app.cleanup();
     // One update with the simulation paused runs `Startup` (spawning) so

@@ -8,19 +8,73 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchOptions};
-use crate::sim::{EventSchedule, ModelConfig, Population, Scenario};
-use crate::{csv, generate, scenario, sweep};
+use crate::scenario::ScenarioFiles;
+use crate::sim::{ModelConfig, Population, Scenario};
+use crate::{csv, generate, sweep};
 
 /// Genesis: a real-time environmental-awareness simulation.
 ///
 /// Agents in a 2-D world sense eight environment channels, fuse them with
 /// their neighbours' view, run a small neural network, flag anomalies with a
 /// rolling z-score and move, every frame (see SPEC.md).
+///
+/// With no command, opens the desktop simulation: the world and its agents
+/// drawn live, with an overlay of speed, latency, anomalies and datasets
+/// (press H in the window for the controls).
 #[derive(Parser, Debug)]
-#[command(name = "genesis", version, propagate_version = true, allow_negative_numbers = true)]
+#[command(
+    name = "genesis",
+    version,
+    propagate_version = true,
+    allow_negative_numbers = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub desktop: DesktopArgs,
+}
+
+/// Options of the desktop simulation (`genesis` with no command).
+#[derive(Args, Debug, Clone)]
+pub struct DesktopArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Worker threads for the simulation; 0 uses one per core.
+    #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
+    pub threads: usize,
+    /// Window size in pixels.
+    #[arg(long, value_name = "WIDTHxHEIGHT", default_value = "1600x900", value_parser = window_size)]
+    pub window_size: (u32, u32),
+    /// Simulation frames per rendered frame (the simulation keeps its own
+    /// clock: results do not depend on the render rate).
+    #[arg(long, default_value_t = 1, value_parser = count::<u32>(1))]
+    pub steps_per_frame: u32,
+    /// Start paused.
+    #[arg(long)]
+    pub paused: bool,
+    /// Show the neighbour graph from the start.
+    #[arg(long)]
+    pub graph: bool,
+    /// Close the window after N rendered frames.
+    #[arg(long, value_name = "N", value_parser = count::<u64>(1))]
+    pub exit_after: Option<u64>,
+    /// Save a PNG screenshot of the last frame before closing (needs
+    /// --exit-after).
+    #[arg(long, value_name = "FILE", requires = "exit_after")]
+    pub screenshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `1280x720` → `(1280, 720)`.
+fn window_size(s: &str) -> Result<(u32, u32), String> {
+    let size = s.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+    match size {
+        Some((w, h)) if (100..=16384).contains(&w) && (100..=16384).contains(&h) => Ok((w, h)),
+        _ => Err(format!("expected WIDTHxHEIGHT with each side 100 to 16384 pixels, got '{s}'")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,10 +275,10 @@ pub struct ParseArgs {
     pub threads: usize,
 }
 
-/// Options of `genesis bench`.
+/// Where the agents, events and readings come from: shared by `bench` and
+/// the desktop app.
 #[derive(Args, Debug, Clone)]
-#[command(allow_negative_numbers = true)]
-pub struct BenchArgs {
+pub struct ScenarioArgs {
     /// Number of agents, spawned with ids 0..N at seeded positions.
     #[arg(long, default_value_t = 10_000, value_parser = count::<u32>(1), conflicts_with = "agents_csv")]
     pub agents: u32,
@@ -240,6 +294,31 @@ pub struct BenchArgs {
     /// sensing for the (frame, agent) pairs the file holds.
     #[arg(long, value_name = "FILE")]
     pub trace_csv: Option<PathBuf>,
+}
+
+impl ScenarioArgs {
+    pub fn files(&self) -> ScenarioFiles {
+        ScenarioFiles {
+            agents: self.agents_csv.clone(),
+            events: self.events_csv.clone(),
+            trace: self.trace_csv.clone(),
+        }
+    }
+
+    /// The scenario of these options and `config` (checked), files not yet
+    /// loaded.
+    pub fn scenario(&self, config: ModelConfig) -> Result<Scenario, String> {
+        config.validate()?;
+        Ok(Scenario { config, population: Population::Generated(self.agents), ..Scenario::default() })
+    }
+}
+
+/// Options of `genesis bench`.
+#[derive(Args, Debug, Clone)]
+#[command(allow_negative_numbers = true)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
     #[command(flatten)]
     pub length: RunLength,
     /// Worker threads; 0 uses one per core. Results do not depend on it.
@@ -355,11 +434,10 @@ fn non_negative(s: &str) -> Result<f32, String> {
 impl BenchArgs {
     /// Checks the options together and builds the benchmark's options.
     pub fn options(&self) -> Result<BenchOptions, String> {
-        let config = self.model.config();
-        config.validate()?;
+        let scenario = self.scenario.scenario(self.model.config())?;
         let (frames, warmup) = self.length.frames_and_warmup()?;
         Ok(BenchOptions {
-            scenario: Scenario { config, population: Population::Generated(self.agents), ..Scenario::default() },
+            scenario,
             frames,
             warmup,
             threads: self.threads,
@@ -368,33 +446,6 @@ impl BenchArgs {
             series: self.series.clone(),
             progress: !self.quiet,
         })
-    }
-}
-
-impl BenchArgs {
-    /// Loads the scenario files named on the command line into `scenario`.
-    pub fn load_files(&self, scenario: &mut Scenario) -> Result<(), crate::csv::CsvError> {
-        let config = scenario.config.clone();
-        if let Some(path) = &self.agents_csv {
-            let (agents, stats) = scenario::load_agents(path, &config)?;
-            scenario.population = Population::Listed(agents);
-            scenario.datasets.push(stats);
-        }
-        if let Some(path) = &self.events_csv {
-            let (events, stats) = scenario::load_events(path, &config)?;
-            scenario.events = EventSchedule::Listed(events);
-            scenario.datasets.push(stats);
-        }
-        if let Some(path) = &self.trace_csv {
-            let ids: std::collections::HashSet<u32> = match &scenario.population {
-                Population::Generated(n) => (0..*n).collect(),
-                Population::Listed(agents) => agents.iter().map(|a| a.id).collect(),
-            };
-            let (trace, stats) = scenario::load_trace(path, &config, &ids)?;
-            scenario.trace = Some(trace);
-            scenario.datasets.push(stats);
-        }
-        Ok(())
     }
 }
 
@@ -414,7 +465,7 @@ impl From<String> for Failure {
 
 fn bench_command(args: &BenchArgs) -> Result<(), Failure> {
     let mut options = args.options().map_err(Failure::Usage)?;
-    args.load_files(&mut options.scenario).map_err(|e| Failure::Run(e.to_string()))?;
+    args.scenario.files().load_into(&mut options.scenario).map_err(|e| Failure::Run(e.to_string()))?;
     let report = bench::run(&options)?;
     print!("{}", bench::summary(&report, &options));
     Ok(())
@@ -463,13 +514,43 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+#[cfg(feature = "desktop")]
+fn desktop_command(args: &DesktopArgs) -> Result<(), Failure> {
+    let mut scenario = args.scenario.scenario(args.model.config()).map_err(Failure::Usage)?;
+    let files = args.scenario.files();
+    files.load_into(&mut scenario).map_err(|e| Failure::Run(e.to_string()))?;
+    crate::desktop::run(crate::desktop::DesktopOptions {
+        scenario,
+        files,
+        threads: args.threads,
+        window: args.window_size,
+        steps_per_frame: args.steps_per_frame,
+        paused: args.paused,
+        show_graph: args.graph,
+        exit_after: args.exit_after,
+        screenshot: args.screenshot.clone(),
+    })?;
+    Ok(())
+}
+
+#[cfg(not(feature = "desktop"))]
+fn desktop_command(_: &DesktopArgs) -> Result<(), Failure> {
+    Err(Failure::Usage(
+        "this genesis was built without the desktop window (feature `desktop`); \
+         run a command such as `genesis bench`, or see `genesis --help`"
+            .into(),
+    ))
+}
+
 /// Parses the process's arguments and runs the command.
 pub fn run() -> ExitCode {
-    let result = match Cli::parse().command {
-        Command::Bench(args) => bench_command(&args),
-        Command::Parse(args) => parse_command(&args),
-        Command::Gen(args) => gen_command(&args),
-        Command::Sweep(args) => sweep_command(&args),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => desktop_command(&cli.desktop),
+        Some(Command::Bench(args)) => bench_command(&args),
+        Some(Command::Parse(args)) => parse_command(&args),
+        Some(Command::Gen(args)) => gen_command(&args),
+        Some(Command::Sweep(args)) => sweep_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -490,7 +571,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<BenchOptions, String> {
         let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
-        let Command::Bench(b) = cli.command else { panic!("not bench") };
+        let Some(Command::Bench(b)) = cli.command else { panic!("not bench") };
         b.options()
     }
 
@@ -500,6 +581,27 @@ mod tests {
         assert_eq!(o.scenario.config, ModelConfig::default());
         assert_eq!(o.scenario.population, Population::Generated(10_000));
         assert_eq!((o.frames, o.warmup, o.threads), (1000, 100, 0));
+    }
+
+    #[test]
+    fn no_command_is_the_desktop_with_bench_like_options() {
+        let cli =
+            Cli::try_parse_from(["genesis", "--agents", "2000", "--seed", "7", "--window-size", "800x600"]).unwrap();
+        assert!(cli.command.is_none());
+        let d = cli.desktop;
+        assert_eq!((d.scenario.agents, d.model.seed, d.window_size, d.steps_per_frame), (2000, 7, (800, 600), 1));
+        assert_eq!(d.model.config(), ModelConfig { seed: 7, ..ModelConfig::default() });
+        for (args, needle) in [
+            (&["genesis", "--window-size", "800"][..], "--window-size"),
+            (&["genesis", "--window-size", "20x20"][..], "--window-size"),
+            (&["genesis", "--screenshot", "a.png"][..], "--exit-after"),
+            (&["genesis", "--steps-per-frame", "0"][..], "--steps-per-frame"),
+        ] {
+            let err = Cli::try_parse_from(args).expect_err(&format!("{args:?} accepted")).to_string();
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+        // Desktop options do not mix with a command.
+        assert!(Cli::try_parse_from(["genesis", "--paused", "bench"]).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | [`sweep`] | many runs across parameters and seeds, resumable |
 //! | [`csv`] | the CSV engine: RFC 4180 parser, typed columns, dataset statistics (no Bevy) |
 //! | [`scenario`] | agents, events and sensor-trace files, checked against the model |
+//! | `desktop` | the window: the simulation drawn live with an egui overlay (feature `desktop`) |
 //! | [`cli`] | the command line, a thin layer that builds a [`sim::Scenario`] |
 //!
 //! Run a simulation in your own app:
@@ -34,6 +35,8 @@
 pub mod bench;
 pub mod cli;
 pub mod csv;
+#[cfg(feature = "desktop")]
+pub mod desktop;
 pub mod generate;
 pub mod rng;
 pub mod scenario;

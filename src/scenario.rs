@@ -8,11 +8,55 @@
 //! and column, and what was expected. Nothing is skipped silently.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::csv::table::{parse_float, parse_integer};
 use crate::csv::{Column, CsvError, DatasetStats, LoadedCsv, ParseOptions, Values, read_file};
-use crate::sim::{AgentSpec, Event, ModelConfig, sensing::SensorTrace};
+use crate::sim::{AgentSpec, Event, EventSchedule, ModelConfig, Population, Scenario, sensing::SensorTrace};
+
+/// The scenario files of one simulation, any of them optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScenarioFiles {
+    /// Agents (`id,x,y[,heading]`), replacing the generated population.
+    pub agents: Option<PathBuf>,
+    /// Events, replacing the default schedule.
+    pub events: Option<PathBuf>,
+    /// Recorded readings, replayed in place of sensing.
+    pub trace: Option<PathBuf>,
+}
+
+impl ScenarioFiles {
+    /// Loads the files into `scenario` (checked against its model), adding
+    /// their dataset statistics. On an error `scenario` is left unchanged.
+    pub fn load_into(&self, scenario: &mut Scenario) -> Result<(), CsvError> {
+        let config = &scenario.config;
+        let mut population = scenario.population.clone();
+        let mut events = scenario.events.clone();
+        let mut trace = scenario.trace.clone();
+        let mut datasets = scenario.datasets.clone();
+        if let Some(path) = &self.agents {
+            let (agents, stats) = load_agents(path, config)?;
+            population = Population::Listed(agents);
+            datasets.push(stats);
+        }
+        if let Some(path) = &self.events {
+            let (listed, stats) = load_events(path, config)?;
+            events = EventSchedule::Listed(listed);
+            datasets.push(stats);
+        }
+        if let Some(path) = &self.trace {
+            let ids: HashSet<u32> = match &population {
+                Population::Generated(n) => (0..*n).collect(),
+                Population::Listed(agents) => agents.iter().map(|a| a.id).collect(),
+            };
+            let (loaded, stats) = load_trace(path, config, &ids)?;
+            trace = Some(loaded);
+            datasets.push(stats);
+        }
+        *scenario = Scenario { config: scenario.config.clone(), population, events, trace, datasets };
+        Ok(())
+    }
+}
 
 /// Reads `path` keeping field offsets, so later checks can name the line.
 fn load(path: &Path) -> Result<LoadedCsv, CsvError> {

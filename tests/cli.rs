@@ -138,3 +138,21 @@ fn json_report_has_the_spec_fields() {
         assert!(text.contains(word), "summary lacks {word}:\n{text}");
     }
 }
+
+/// `genesis` with no display says what to do instead of crashing; a bad
+/// scenario file is reported before any window opens.
+#[cfg(feature = "desktop")]
+#[test]
+fn the_desktop_without_a_display_explains_itself() {
+    let out = genesis(&["--agents", "100"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no display") && err.contains("genesis bench"), "{err}");
+
+    let bad = temp("bad-agents.csv");
+    std::fs::write(&bad, "id,x,y\n0,1,oops\n").unwrap();
+    let out = genesis(&["--agents-csv", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-agents.csv:2:3") && err.contains("column 'y'"), "{err}");
+}

@@ -1,0 +1,243 @@
+//! What the user can change: pause, single step, simulation steps per
+//! rendered frame, reset, seed, agent count, scenario files, and what is
+//! shown. The overlay's buttons and the keyboard shortcuts both write
+//! [`Requests`]; one exclusive system applies them before the simulation
+//! runs, so a restart is never half-done while a frame is computed.
+//!
+//! Everything that changes the model restarts it with
+//! [`crate::sim::restart`] from [`CurrentScenario`]: the state is then what
+//! `genesis bench` would have after the same frames with the same options.
+
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+
+use super::{Selection, ViewSettings};
+use crate::scenario::ScenarioFiles;
+use crate::sim::{ModelConfig, Population, Scenario, SimControl, advance_simulation, restart, run_frames};
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Requests>()
+        .init_resource::<ScenarioMessage>()
+        .add_systems(Update, (shortcuts, apply_requests.after(shortcuts).before(advance_simulation)));
+}
+
+/// The scenario the simulation was last started from, and its files.
+#[derive(Resource, Clone, Debug)]
+pub struct CurrentScenario {
+    pub scenario: Scenario,
+    pub files: ScenarioFiles,
+}
+
+/// A change of the simulation asked for this frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Restart {
+    /// The same scenario from frame 0.
+    Reset,
+    /// Another seed (positions, noise, events and raster change with it).
+    Seed(u64),
+    /// `n` generated agents (replacing an agents file).
+    Agents(u32),
+    /// Load these files over the current model and agent count.
+    Load(ScenarioFiles),
+}
+
+/// Pending actions, applied once per rendered frame by [`apply_requests`].
+#[derive(Resource, Debug, Default)]
+pub struct Requests {
+    /// Frames to run now even while paused.
+    pub step: u32,
+    pub restart: Option<Restart>,
+}
+
+/// The outcome of the last scenario change, shown in the overlay: an error
+/// names the file, line and column; the app keeps running the old scenario.
+#[derive(Resource, Debug, Default)]
+pub struct ScenarioMessage(pub Option<Result<String, String>>);
+
+/// The scenario a restart asks for, built from the current one; an error
+/// (a bad file) leaves the current one as it is.
+pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<CurrentScenario, String> {
+    let mut next = current.clone();
+    match restart {
+        Restart::Reset => {}
+        Restart::Seed(seed) => {
+            let config = ModelConfig { seed: *seed, ..current.scenario.config.clone() };
+            // Everything drawn from the seed, files aside, is drawn again.
+            next.scenario = Scenario { config, ..current.scenario.clone() };
+        }
+        Restart::Agents(n) => {
+            if *n == 0 {
+                return Err("the agent count must be at least 1".into());
+            }
+            next.scenario.population = Population::Generated(*n);
+            next.files.agents = None;
+            // A trace names agents; it may not fit the new population.
+            if next.scenario.trace.is_some() {
+                let files = ScenarioFiles { agents: None, events: None, trace: current.files.trace.clone() };
+                let mut scenario = Scenario { trace: None, ..next.scenario.clone() };
+                scenario.datasets.retain(|d| Some(&d.path) != current.files.trace.as_ref());
+                files.load_into(&mut scenario).map_err(|e| e.to_string())?;
+                next.scenario = scenario;
+            }
+            next.scenario.datasets.retain(|d| Some(&d.path) != current.files.agents.as_ref());
+        }
+        Restart::Load(files) => {
+            let generated = match &current.scenario.population {
+                Population::Generated(n) => *n,
+                Population::Listed(agents) => agents.len() as u32,
+            };
+            let mut scenario = Scenario {
+                config: current.scenario.config.clone(),
+                population: Population::Generated(generated),
+                ..Scenario::default()
+            };
+            files.load_into(&mut scenario).map_err(|e| e.to_string())?;
+            next = CurrentScenario { scenario, files: files.clone() };
+        }
+    }
+    Ok(next)
+}
+
+/// Applies the pending requests.
+pub fn apply_requests(world: &mut World) {
+    let Requests { step, restart: wanted } = std::mem::take(&mut *world.resource_mut::<Requests>());
+    if let Some(wanted) = wanted {
+        let outcome = next_scenario(world.resource::<CurrentScenario>(), &wanted);
+        let message = match outcome {
+            Ok(next) => {
+                restart(world, next.scenario.clone());
+                let agents = next.scenario.population.len();
+                world.insert_resource(next);
+                world.resource_mut::<Selection>().0 = None;
+                Ok(format!("started {agents} agents"))
+            }
+            Err(error) => Err(error),
+        };
+        world.resource_mut::<ScenarioMessage>().0 = Some(message);
+    }
+    if step > 0 {
+        run_frames(world, step);
+    }
+}
+
+/// The keyboard shortcuts (also listed in the overlay's help).
+pub const SHORTCUTS: [(&str, &str); 11] = [
+    ("Space", "pause / resume"),
+    ("N  or  →", "one frame (while paused)"),
+    ("↑ / ↓", "double / halve steps per frame"),
+    ("R", "reset to frame 0"),
+    ("1 … 8", "field channel shown"),
+    ("F", "field on / off"),
+    ("E", "event circles on / off"),
+    ("G", "neighbour graph on / off"),
+    ("Home", "fit the world in the window"),
+    ("Esc", "clear the selection"),
+    ("H", "this help"),
+];
+
+/// Most simulation frames per rendered frame the controls allow.
+pub const MAX_STEPS: u32 = 4096;
+
+fn shortcuts(
+    keys: Res<ButtonInput<KeyCode>>,
+    egui: Res<EguiWantsInput>,
+    config: Res<ModelConfig>,
+    mut control: ResMut<SimControl>,
+    mut view: ResMut<ViewSettings>,
+    mut requests: ResMut<Requests>,
+    mut selection: ResMut<Selection>,
+) {
+    if egui.wants_keyboard_input() {
+        return;
+    }
+    if keys.just_pressed(KeyCode::Space) {
+        control.paused = !control.paused;
+    }
+    if control.paused && (keys.just_pressed(KeyCode::KeyN) || keys.just_pressed(KeyCode::ArrowRight)) {
+        requests.step += 1;
+    }
+    if keys.just_pressed(KeyCode::ArrowUp) {
+        control.steps_per_update = (control.steps_per_update * 2).min(MAX_STEPS);
+    }
+    if keys.just_pressed(KeyCode::ArrowDown) {
+        control.steps_per_update = (control.steps_per_update / 2).max(1);
+    }
+    if keys.just_pressed(KeyCode::KeyR) {
+        requests.restart = Some(Restart::Reset);
+    }
+    const DIGITS: [KeyCode; 8] = [
+        KeyCode::Digit1,
+        KeyCode::Digit2,
+        KeyCode::Digit3,
+        KeyCode::Digit4,
+        KeyCode::Digit5,
+        KeyCode::Digit6,
+        KeyCode::Digit7,
+        KeyCode::Digit8,
+    ];
+    for (channel, key) in DIGITS.iter().enumerate().take(config.channels) {
+        if keys.just_pressed(*key) {
+            view.channel = channel;
+        }
+    }
+    if keys.just_pressed(KeyCode::KeyF) {
+        view.show_field = !view.show_field;
+    }
+    if keys.just_pressed(KeyCode::KeyE) {
+        view.show_events = !view.show_events;
+    }
+    if keys.just_pressed(KeyCode::KeyG) {
+        view.show_graph = !view.show_graph;
+    }
+    if keys.just_pressed(KeyCode::KeyH) {
+        view.show_help = !view.show_help;
+    }
+    if keys.just_pressed(KeyCode::Escape) {
+        selection.0 = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn current() -> CurrentScenario {
+        CurrentScenario { scenario: Scenario::default(), files: ScenarioFiles::default() }
+    }
+
+    #[test]
+    fn seed_and_agent_changes_keep_the_rest_of_the_model() {
+        let base = current();
+        let seeded = next_scenario(&base, &Restart::Seed(7)).unwrap();
+        assert_eq!(seeded.scenario.config, ModelConfig { seed: 7, ..ModelConfig::default() });
+        assert_eq!(seeded.scenario.population, Population::Generated(10_000));
+        let grown = next_scenario(&seeded, &Restart::Agents(2500)).unwrap();
+        assert_eq!(grown.scenario.population, Population::Generated(2500));
+        assert_eq!(grown.scenario.config.seed, 7);
+        assert!(next_scenario(&base, &Restart::Agents(0)).is_err());
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error_naming_it_and_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("genesis-controls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("agents.csv");
+        std::fs::write(&path, "id,x,y\n0,1,2\n1,oops,3\n").unwrap();
+        let files = ScenarioFiles { agents: Some(path.clone()), ..ScenarioFiles::default() };
+        let error = next_scenario(&current(), &Restart::Load(files)).unwrap_err();
+        assert!(error.contains("agents.csv") && error.contains(":3:"), "{error}");
+
+        std::fs::write(&path, "id,x,y\n0,1,2\n1,5,3\n").unwrap();
+        let files = ScenarioFiles { agents: Some(path.clone()), ..ScenarioFiles::default() };
+        let loaded = next_scenario(&current(), &Restart::Load(files.clone())).unwrap();
+        assert_eq!(loaded.scenario.population.len(), 2);
+        assert_eq!(loaded.files, files);
+        assert_eq!(loaded.scenario.datasets.len(), 1);
+        // Back to generated agents: the agents file and its statistics go.
+        let generated = next_scenario(&loaded, &Restart::Agents(50)).unwrap();
+        assert_eq!(generated.files.agents, None::<PathBuf>);
+        assert!(generated.scenario.datasets.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,665 @@
+//! The egui overlay: how fast and how well the awareness pipeline runs,
+//! the controls, the loaded datasets and the selected agent, in one panel
+//! down the window's left side.
+//!
+//! The figures come from the simulation's own resources: stage latencies
+//! from [`StageTimings`] (the same rings and nearest-rank percentiles as
+//! `genesis bench`), anomalies from [`AnomalyCount`], the awareness score
+//! from [`DetectionScore`]. [`OverlayHistory`] adds what only a live view
+//! needs: rates and the last few hundred frames for the plots. Its rings and
+//! the percentiles' sort space are sized once; recording a frame allocates
+//! nothing. (egui itself lays its text out anew each frame, as immediate-
+//! mode interfaces do.)
+
+use std::fmt::Write as _;
+
+use bevy::ecs::system::SystemParam;
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::controls::{CurrentScenario, MAX_STEPS, Requests, Restart, SHORTCUTS, ScenarioMessage};
+use super::swarm::{ANOMALY_SRGB, CALM_SRGB, THREAT_SRGB, ThreatScale};
+use super::{Selection, ViewSettings};
+use crate::csv::stats::Extreme;
+use crate::csv::{ColumnStats, DatasetStats};
+use crate::scenario::ScenarioFiles;
+use crate::sim::spatial::{Nearest, SpatialGrid};
+use crate::sim::timing::SampleRing;
+use crate::sim::{
+    Agent, AgentId, Anomaly, AnomalyCount, DetectionScore, Fused, Heading, LoadedDatasets, MlpOutput, ModelConfig,
+    Neighbourhood, Position, Sensors, SimClock, SimControl, Stage, StageTimings, advance_simulation,
+};
+
+/// Width of the overlay panel in logical pixels (the camera keeps the
+/// world right of it).
+pub const PANEL_WIDTH: f32 = 360.0;
+
+/// Render frames kept for the plots.
+const PLOT_FRAMES: usize = 300;
+
+pub(super) fn plugin(app: &mut App) {
+    app.insert_resource(OverlayHistory::new(PLOT_FRAMES))
+        .init_resource::<Form>()
+        .add_systems(Update, record_history.after(advance_simulation))
+        .add_systems(EguiPrimaryContextPass, draw_overlay);
+}
+
+/// Events per second, measured over half-second windows.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RateMeter {
+    count: u64,
+    seconds: f64,
+    /// The last complete window's rate (0 until one is complete).
+    pub rate: f64,
+}
+
+impl RateMeter {
+    const WINDOW: f64 = 0.5;
+
+    /// Adds `count` events over `seconds`.
+    pub fn add(&mut self, count: u64, seconds: f64) {
+        self.count += count;
+        self.seconds += seconds;
+        if self.seconds >= Self::WINDOW {
+            self.rate = self.count as f64 / self.seconds;
+            self.count = 0;
+            self.seconds = 0.0;
+        }
+    }
+}
+
+/// What the overlay remembers between rendered frames.
+#[derive(Resource)]
+pub struct OverlayHistory {
+    /// Per simulated frame shown: the whole frame and each stage, in ns.
+    pub frame_ns: SampleRing,
+    pub stage_ns: [SampleRing; Stage::ALL.len()],
+    /// Anomalies in the last simulated frame of each rendered frame.
+    pub anomalies: SampleRing,
+    /// Simulation frames and rendered frames per wall-clock second.
+    pub sim_rate: RateMeter,
+    pub render_rate: RateMeter,
+    last_frame: u64,
+    /// Sort space for percentiles, sized for the timing rings.
+    scratch: Vec<u64>,
+}
+
+impl OverlayHistory {
+    pub fn new(frames: usize) -> Self {
+        Self {
+            frame_ns: SampleRing::new(frames),
+            stage_ns: std::array::from_fn(|_| SampleRing::new(frames)),
+            anomalies: SampleRing::new(frames),
+            sim_rate: RateMeter::default(),
+            render_rate: RateMeter::default(),
+            last_frame: 0,
+            scratch: Vec::with_capacity(1024),
+        }
+    }
+}
+
+/// `(p50, p99)` of a ring of nanosecond samples, in microseconds
+/// (nearest rank, as `genesis bench` reports them).
+pub fn latency_us(ring: &SampleRing, scratch: &mut Vec<u64>) -> Option<(f64, f64)> {
+    let p50 = ring.percentile_with(50.0, scratch)?;
+    let p99 = ring.percentile_with(99.0, scratch)?;
+    Some((p50 as f64 / 1e3, p99 as f64 / 1e3))
+}
+
+fn record_history(
+    mut history: ResMut<OverlayHistory>,
+    time: Res<Time<Real>>,
+    clock: Res<SimClock>,
+    timings: Res<StageTimings>,
+    anomalies: Res<AnomalyCount>,
+) {
+    let dt = time.delta_secs_f64();
+    history.render_rate.add(1, dt);
+    // A restart moves the clock back: count nothing for that frame.
+    let advanced = clock.frame.saturating_sub(history.last_frame);
+    history.last_frame = clock.frame;
+    history.sim_rate.add(advanced, dt);
+    if advanced == 0 {
+        return;
+    }
+    if let Some(ns) = timings.frame.last() {
+        history.frame_ns.push(ns);
+    }
+    for stage in Stage::ALL {
+        if let Some(ns) = timings.stage(stage).last() {
+            history.stage_ns[stage as usize].push(ns);
+        }
+    }
+    history.anomalies.push(anomalies.this_frame);
+}
+
+/// `1234567` → `"1,234,567"`.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A byte count in decimal units: `"512 B"`, `"31.9 kB"`, `"32.4 MB"`, `"1.20 GB"`.
+pub fn format_bytes(bytes: usize) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.2} GB", b / 1e9),
+    }
+}
+
+/// A dataset in one line: file name, size, and how fast it was parsed.
+pub fn dataset_summary(stats: &DatasetStats) -> String {
+    let name = stats.path.file_name().map_or_else(|| stats.path.display().to_string(), |n| n.display().to_string());
+    format!(
+        "{name}: {} rows × {} columns, {}, parsed in {:.1} ms ({:.0} MB/s, {} rows/s)",
+        group_digits(stats.rows as u64),
+        stats.columns.len(),
+        format_bytes(stats.bytes),
+        stats.parse_seconds * 1e3,
+        stats.megabytes_per_second(),
+        group_digits(stats.rows_per_second().round() as u64),
+    )
+}
+
+/// One column's statistics as table cells: name, type, missing, min, max,
+/// mean (`"—"` where there is none).
+pub fn column_cells(column: &ColumnStats) -> [String; 6] {
+    let extreme = |e: &Option<Extreme>| e.as_ref().map_or_else(|| "—".to_string(), |e| e.to_string());
+    [
+        column.name.clone(),
+        column.column_type.name().to_string(),
+        group_digits(column.missing as u64),
+        extreme(&column.min),
+        extreme(&column.max),
+        column.mean.map_or_else(|| "—".to_string(), |m| format!("{m:.4}")),
+    ]
+}
+
+/// The controls' text fields, kept between frames.
+#[derive(Resource)]
+struct Form {
+    seed: u64,
+    agents: u32,
+    agents_csv: String,
+    events_csv: String,
+    trace_csv: String,
+    initialised: bool,
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            agents: 10_000,
+            agents_csv: String::new(),
+            events_csv: String::new(),
+            trace_csv: String::new(),
+            initialised: false,
+        }
+    }
+}
+
+impl Form {
+    fn fill_from(&mut self, current: &CurrentScenario) {
+        let text = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        self.seed = current.scenario.config.seed;
+        self.agents = current.scenario.population.len() as u32;
+        self.agents_csv = text(&current.files.agents);
+        self.events_csv = text(&current.files.events);
+        self.trace_csv = text(&current.files.trace);
+        self.initialised = true;
+    }
+
+    fn files(&self) -> ScenarioFiles {
+        let path = |s: &str| (!s.trim().is_empty()).then(|| s.trim().into());
+        ScenarioFiles { agents: path(&self.agents_csv), events: path(&self.events_csv), trace: path(&self.trace_csv) }
+    }
+}
+
+const STAGE_COLOURS: [egui::Color32; 6] = [
+    egui::Color32::from_rgb(240, 120, 80),
+    egui::Color32::from_rgb(90, 180, 250),
+    egui::Color32::from_rgb(140, 220, 120),
+    egui::Color32::from_rgb(230, 200, 80),
+    egui::Color32::from_rgb(220, 110, 220),
+    egui::Color32::from_rgb(160, 160, 170),
+];
+const ANOMALY_COLOUR: egui::Color32 = egui::Color32::from_rgb(255, 40, 160);
+
+/// A line plot of several series sharing one y axis from 0 to their
+/// maximum, painted straight into the panel (one segment per sample pair).
+fn plot(ui: &mut egui::Ui, series: &[(&SampleRing, egui::Color32)], scale: f64, unit: &str) {
+    let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), 70.0), egui::Sense::hover());
+    let rect = response.rect;
+    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(24));
+    let max = series.iter().filter_map(|(ring, _)| ring.max()).max().unwrap_or(0).max(1) as f64 * scale;
+    for (ring, colour) in series {
+        let n = ring.len();
+        if n < 2 {
+            continue;
+        }
+        let point = |i: usize, v: u64| {
+            let x = rect.left() + rect.width() * i as f32 / (PLOT_FRAMES - 1) as f32;
+            let y = rect.bottom() - rect.height() * (v as f64 * scale / max) as f32;
+            egui::pos2(x, y)
+        };
+        let offset = PLOT_FRAMES.saturating_sub(n);
+        let mut previous = None;
+        for (i, v) in ring.iter().enumerate() {
+            let p = point(offset + i, v);
+            if let Some(q) = previous {
+                painter.line_segment([q, p], egui::Stroke::new(1.0, *colour));
+            }
+            previous = Some(p);
+        }
+    }
+    painter.text(
+        rect.left_top() + egui::vec2(4.0, 2.0),
+        egui::Align2::LEFT_TOP,
+        format!("max {max:.1} {unit}"),
+        egui::FontId::monospace(10.0),
+        egui::Color32::from_gray(200),
+    );
+}
+
+/// The simulation's state as the overlay reads it.
+#[derive(SystemParam)]
+struct SimView<'w> {
+    clock: Res<'w, SimClock>,
+    timings: Res<'w, StageTimings>,
+    anomalies: Res<'w, AnomalyCount>,
+    score: Res<'w, DetectionScore>,
+    config: Res<'w, ModelConfig>,
+    datasets: Res<'w, LoadedDatasets>,
+    grid: Res<'w, SpatialGrid>,
+    threat: Res<'w, ThreatScale>,
+    current: Res<'w, CurrentScenario>,
+    message: Res<'w, ScenarioMessage>,
+}
+
+/// What the overlay's controls change.
+#[derive(SystemParam)]
+struct UserInput<'w> {
+    control: ResMut<'w, SimControl>,
+    view: ResMut<'w, ViewSettings>,
+    requests: ResMut<'w, Requests>,
+    form: ResMut<'w, Form>,
+    selection: Res<'w, Selection>,
+}
+
+/// Everything shown about the selected agent.
+type Inspected = (
+    &'static AgentId,
+    &'static Position,
+    &'static Heading,
+    &'static Sensors,
+    &'static Fused,
+    &'static Anomaly,
+    &'static MlpOutput,
+    &'static Neighbourhood,
+);
+
+fn draw_overlay(
+    mut contexts: EguiContexts,
+    window: Single<&Window, With<bevy::window::PrimaryWindow>>,
+    mut history: ResMut<OverlayHistory>,
+    sim: SimView,
+    mut input: UserInput,
+    agents: Query<Inspected, With<Agent>>,
+) -> Result {
+    if !input.form.initialised || sim.current.is_changed() {
+        input.form.fill_from(&sim.current);
+    }
+    let ctx = contexts.ctx_mut()?;
+    let size = egui::vec2(PANEL_WIDTH - 14.0, window.height() - 40.0);
+    egui::Window::new("Genesis")
+        .fixed_rect(egui::Rect::from_min_size(egui::pos2(0.0, 0.0), size))
+        .collapsible(false)
+        .resizable(false)
+        .scroll([false, true])
+        .show(ctx, |ui| {
+            ui.spacing_mut().item_spacing.y = 3.0;
+            rates(ui, &sim, &input.control, &mut history);
+            egui::CollapsingHeader::new("Latency (last 600 frames)")
+                .default_open(true)
+                .show(ui, |ui| latency(ui, &sim, &mut history));
+            egui::CollapsingHeader::new("Awareness").default_open(true).show(ui, |ui| awareness(ui, &sim, &history));
+            egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| controls(ui, &sim, &mut input));
+            egui::CollapsingHeader::new("Scenario files")
+                .default_open(false)
+                .show(ui, |ui| files(ui, &sim, &mut input));
+            egui::CollapsingHeader::new(format!("Datasets ({})", sim.datasets.0.len()))
+                .default_open(true)
+                .show(ui, |ui| datasets(ui, &sim.datasets));
+            if let Some(id) = input.selection.0 {
+                egui::CollapsingHeader::new(format!("Agent {id}"))
+                    .default_open(true)
+                    .show(ui, |ui| inspector(ui, &sim, &agents, id));
+            }
+            egui::CollapsingHeader::new("Help").open(input.view.show_help.then_some(true)).show(ui, help);
+        });
+    Ok(())
+}
+
+/// Simulation and render rates, frame, steps, pipeline capacity.
+fn rates(ui: &mut egui::Ui, sim: &SimView, control: &SimControl, history: &mut OverlayHistory) {
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "simulation {:.0} Hz  ·  render {:.1} FPS\nframe {}  ·  {} step{}/rendered frame{}",
+        history.sim_rate.rate,
+        history.render_rate.rate,
+        group_digits(sim.clock.frame),
+        control.steps_per_update,
+        if control.steps_per_update == 1 { "" } else { "s" },
+        if control.paused { "  ·  PAUSED" } else { "" },
+    );
+    if let Some((p50, _)) = latency_us(&sim.timings.frame, &mut history.scratch) {
+        let _ = write!(text, "\npipeline capacity {:.0} Hz (1 / p50 frame)", 1e6 / p50.max(1e-3));
+    }
+    ui.label(egui::RichText::new(text).strong());
+}
+
+/// Each stage's p50/p99 as a table, and the last frames as a plot.
+fn latency(ui: &mut egui::Ui, sim: &SimView, history: &mut OverlayHistory) {
+    egui::Grid::new("latency").striped(true).num_columns(3).show(ui, |ui| {
+        ui.label("stage");
+        ui.label("p50 µs");
+        ui.label("p99 µs");
+        ui.end_row();
+        let rows = Stage::ALL.map(|s| (s.name(), sim.timings.stage(s), STAGE_COLOURS[s as usize]));
+        for (name, ring, colour) in rows.into_iter().chain([("frame", &sim.timings.frame, egui::Color32::WHITE)]) {
+            ui.colored_label(colour, name);
+            match latency_us(ring, &mut history.scratch) {
+                Some((p50, p99)) => {
+                    ui.monospace(format!("{p50:9.1}"));
+                    ui.monospace(format!("{p99:9.1}"));
+                }
+                None => {
+                    ui.label("—");
+                    ui.label("—");
+                }
+            }
+            ui.end_row();
+        }
+    });
+    let mut series: [(&SampleRing, egui::Color32); 7] = [(&history.frame_ns, egui::Color32::WHITE); 7];
+    for s in Stage::ALL {
+        series[s as usize] = (&history.stage_ns[s as usize], STAGE_COLOURS[s as usize]);
+    }
+    plot(ui, &series, 1e-3, "µs");
+}
+
+/// Anomaly counts, the detection score, anomalies over time, the legend.
+fn awareness(ui: &mut egui::Ui, sim: &SimView, history: &OverlayHistory) {
+    ui.label(format!(
+        "{} agents  ·  anomalies {} this frame, {} in all",
+        group_digits(sim.current.scenario.population.len() as u64),
+        group_digits(sim.anomalies.this_frame),
+        group_digits(sim.anomalies.total)
+    ));
+    let recall = sim.score.recall().map_or_else(|| "—".to_string(), |r| format!("{:.1}%", 100.0 * r));
+    ui.label(format!(
+        "recall {recall} of {} witnesses  ·  {:.3} false alarms / 1,000 agent-frames",
+        group_digits(sim.score.witnesses),
+        sim.score.false_alarms_per_1000()
+    ));
+    plot(ui, &[(&history.anomalies, ANOMALY_COLOUR)], 1.0, "anomalies");
+    let colour = |c: [f32; 3]| {
+        let [r, g, b] = c.map(|v| (v * 255.0).round() as u8);
+        egui::Color32::from_rgb(r, g, b)
+    };
+    ui.horizontal(|ui| {
+        ui.colored_label(colour(CALM_SRGB), format!("threat y0 {:.3}", sim.threat.low));
+        ui.colored_label(colour(THREAT_SRGB), format!("to {:.3}", sim.threat.high));
+        ui.colored_label(colour(ANOMALY_SRGB), "· anomaly");
+    });
+}
+
+/// Pause, step, reset, steps per frame, seed, agents, what is shown.
+fn controls(ui: &mut egui::Ui, sim: &SimView, input: &mut UserInput) {
+    let UserInput { control, view, requests, form, .. } = input;
+    ui.horizontal(|ui| {
+        if ui.button(if control.paused { "▶ resume" } else { "⏸ pause" }).clicked() {
+            control.paused = !control.paused;
+        }
+        if ui.add_enabled(control.paused, egui::Button::new("step")).clicked() {
+            requests.step += 1;
+        }
+        if ui.button("reset").clicked() {
+            requests.restart = Some(Restart::Reset);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("steps per rendered frame");
+        ui.add(egui::DragValue::new(&mut control.steps_per_update).range(1..=MAX_STEPS));
+    });
+    ui.horizontal(|ui| {
+        ui.label("seed");
+        ui.add(egui::DragValue::new(&mut form.seed));
+        if ui.button("restart with seed").clicked() {
+            requests.restart = Some(Restart::Seed(form.seed));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("agents");
+        ui.add(egui::DragValue::new(&mut form.agents).range(1..=5_000_000).speed(100));
+        if ui.button("respawn").clicked() {
+            requests.restart = Some(Restart::Agents(form.agents));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label("field channel");
+        for c in 0..sim.config.channels {
+            ui.selectable_value(&mut view.channel, c, c.to_string());
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut view.show_field, "field");
+        ui.checkbox(&mut view.show_events, "events");
+        ui.checkbox(&mut view.show_graph, "neighbour graph");
+    });
+}
+
+/// Scenario file paths, loading, and the outcome (errors in red).
+fn files(ui: &mut egui::Ui, sim: &SimView, input: &mut UserInput) {
+    let form = &mut *input.form;
+    egui::Grid::new("files").num_columns(2).show(ui, |ui| {
+        for (label, field) in
+            [("agents", &mut form.agents_csv), ("events", &mut form.events_csv), ("trace", &mut form.trace_csv)]
+        {
+            ui.label(label);
+            ui.add(egui::TextEdit::singleline(field).hint_text("path to .csv").desired_width(230.0));
+            ui.end_row();
+        }
+    });
+    if ui.button("load and restart").clicked() {
+        input.requests.restart = Some(Restart::Load(form.files()));
+    }
+    match &sim.message.0 {
+        Some(Ok(text)) => {
+            ui.colored_label(egui::Color32::from_rgb(140, 220, 120), text);
+        }
+        Some(Err(error)) => {
+            ui.colored_label(egui::Color32::from_rgb(255, 110, 110), error);
+        }
+        None => {}
+    }
+}
+
+/// Statistics of every loaded CSV file.
+fn datasets(ui: &mut egui::Ui, datasets: &LoadedDatasets) {
+    if datasets.0.is_empty() {
+        ui.label("none loaded: agents and events are generated from the seed");
+    }
+    for (k, stats) in datasets.0.iter().enumerate() {
+        ui.label(dataset_summary(stats));
+        // Wide tables scroll sideways instead of widening the panel.
+        egui::ScrollArea::horizontal().id_salt(("columns", k)).show(ui, |ui| {
+            egui::Grid::new(("columns", k)).striped(true).num_columns(6).show(ui, |ui| {
+                for head in ["column", "type", "missing", "min", "max", "mean"] {
+                    ui.strong(head);
+                }
+                ui.end_row();
+                for column in &stats.columns {
+                    for cell in column_cells(column) {
+                        ui.monospace(cell);
+                    }
+                    ui.end_row();
+                }
+            });
+        });
+    }
+}
+
+/// The selected agent's state and its neighbours (nearest first).
+fn inspector(ui: &mut egui::Ui, sim: &SimView, agents: &Query<Inspected, With<Agent>>, id: u32) {
+    let Some((_, p, h, s, f, a, y, n)) = agents.iter().find(|row| row.0.0 == id) else {
+        ui.label("not in the simulation");
+        return;
+    };
+    let sensors: Vec<String> = s.0[..sim.config.channels].iter().map(|v| format!("{v:.3}")).collect();
+    ui.monospace(format!(
+        "position ({:.2}, {:.2})  heading {:.3}\nsensors  {}\nfused {:.5}   z {:.3}{}\n\
+         MLP  threat {:.4}  interest {:.4}\n     turn {:.4}  throttle {:.4}\n\
+         neighbours {}  nearest {:.3}  mean {}",
+        p.0.x,
+        p.0.y,
+        h.0,
+        sensors.join(" "),
+        f.0,
+        a.z,
+        if a.flagged { "  ANOMALY" } else { "" },
+        y.threat(),
+        y.interest(),
+        y.turn(),
+        y.throttle(),
+        n.count,
+        n.nearest,
+        n.mean().map_or_else(|| "—".to_string(), |m| format!("{m:.5}")),
+    ));
+    if let Some((x, y, _)) = sim.grid.points().find(|q| q.2 == id) {
+        let mut nearest = Nearest::new(sim.config.neighbours);
+        sim.grid.nearest(x, y, id, sim.config.radius, &mut nearest);
+        nearest.sort();
+        let list: Vec<String> =
+            nearest.ids().zip(nearest.distances_sq()).map(|(i, d2)| format!("{i} ({:.2})", d2.sqrt())).collect();
+        ui.label(format!("neighbours at the last frame's start, id (distance): {}", list.join(", ")));
+    }
+}
+
+fn help(ui: &mut egui::Ui) {
+    ui.label("Drag to pan, wheel to zoom, click an agent to inspect it.");
+    egui::Grid::new("keys").num_columns(2).show(ui, |ui| {
+        for (key, what) in SHORTCUTS {
+            ui.monospace(key);
+            ui.label(what);
+            ui.end_row();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv::ColumnType;
+
+    /// A ring of 600 holding 1..=700 ns × 1000 keeps 101..=700; nearest rank
+    /// p50 is the 300th smallest (400), p99 the 594th (694), in µs.
+    #[test]
+    fn percentiles_cover_only_what_the_ring_holds() {
+        let mut ring = SampleRing::new(600);
+        // Pushed in a scrambled order, so the ring's order is not sorted.
+        for k in 0..700u64 {
+            ring.push(((k * 263) % 700 + 1) * 1000);
+        }
+        let mut scratch = Vec::new();
+        let held: Vec<u64> = (100..700u64).map(|k| ((k * 263) % 700 + 1) * 1000).collect();
+        let mut sorted = held.clone();
+        sorted.sort_unstable();
+        let (p50, p99) = latency_us(&ring, &mut scratch).unwrap();
+        assert_eq!(p50, sorted[299] as f64 / 1e3);
+        assert_eq!(p99, sorted[593] as f64 / 1e3);
+        assert!(latency_us(&SampleRing::new(4), &mut scratch).is_none());
+
+        let mut ring = SampleRing::new(600);
+        for v in 1..=700u64 {
+            ring.push(v * 1000);
+        }
+        assert_eq!(latency_us(&ring, &mut scratch), Some((400.0, 694.0)));
+    }
+
+    #[test]
+    fn rates_are_counts_over_complete_windows() {
+        let mut meter = RateMeter::default();
+        meter.add(10, 0.2);
+        assert_eq!(meter.rate, 0.0);
+        meter.add(20, 0.3);
+        assert_eq!(meter.rate, 60.0);
+        meter.add(1, 0.6);
+        assert!((meter.rate - 1.0 / 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn numbers_and_bytes_read_as_people_write_them() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(1_234_567), "1,234,567");
+        assert_eq!(format_bytes(999), "999 B");
+        assert_eq!(format_bytes(31_900), "31.9 kB");
+        assert_eq!(format_bytes(32_400_000), "32.4 MB");
+        assert_eq!(format_bytes(1_204_000_000), "1.20 GB");
+    }
+
+    #[test]
+    fn dataset_statistics_are_formatted_per_file_and_column() {
+        let stats = DatasetStats {
+            path: "/data/trace.csv".into(),
+            rows: 500_000,
+            bytes: 32_000_000,
+            parse_seconds: 0.064,
+            columns: vec![
+                ColumnStats {
+                    name: "frame".into(),
+                    column_type: ColumnType::Integer,
+                    missing: 0,
+                    min: Some(Extreme::Integer(0)),
+                    max: Some(Extreme::Integer(499)),
+                    mean: Some(249.5),
+                },
+                ColumnStats {
+                    name: "label".into(),
+                    column_type: ColumnType::Text,
+                    missing: 1200,
+                    min: Some(Extreme::Text("a".into())),
+                    max: Some(Extreme::Text("zz".into())),
+                    mean: None,
+                },
+            ],
+        };
+        // 32 MB in 64 ms = 500 MB/s; 500,000 rows / 0.064 s = 7,812,500 rows/s.
+        assert_eq!(
+            dataset_summary(&stats),
+            "trace.csv: 500,000 rows × 2 columns, 32.0 MB, parsed in 64.0 ms (500 MB/s, 7,812,500 rows/s)"
+        );
+        assert_eq!(
+            column_cells(&stats.columns[0]),
+            ["frame", "integer", "0", "0", "499", "249.5000"].map(String::from)
+        );
+        assert_eq!(
+            column_cells(&stats.columns[1]),
+            ["label", "text", "1,200", "\"a\"", "\"zz\"", "—"].map(String::from)
+        );
+    }
+}
