@@ -126,7 +126,7 @@ pub const SHORTCUTS: [(&str, &str); 11] = [
     ("N  or  →", "one frame (while paused)"),
     ("↑ / ↓", "double / halve steps per frame"),
     ("R", "reset to frame 0"),
-    ("1 … 8", "field channel shown"),
+    ("0 … 7", "field channel shown"),
     ("F", "field on / off"),
     ("E", "event circles on / off"),
     ("G", "neighbour graph on / off"),
@@ -166,6 +166,7 @@ fn shortcuts(
         requests.restart = Some(Restart::Reset);
     }
     const DIGITS: [KeyCode; 8] = [
+        KeyCode::Digit0,
         KeyCode::Digit1,
         KeyCode::Digit2,
         KeyCode::Digit3,
@@ -173,7 +174,6 @@ fn shortcuts(
         KeyCode::Digit5,
         KeyCode::Digit6,
         KeyCode::Digit7,
-        KeyCode::Digit8,
     ];
     for (channel, key) in DIGITS.iter().enumerate().take(config.channels) {
         if keys.just_pressed(*key) {
@@ -200,7 +200,61 @@ fn shortcuts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::{build_app, build_app_with, dump_state};
     use std::path::PathBuf;
+
+    fn dump(world: &mut World) -> Vec<u8> {
+        let mut out = Vec::new();
+        dump_state(world, &mut out).unwrap();
+        out
+    }
+
+    /// The desktop's clock: steps per rendered frame, pauses, single steps
+    /// and a reset in between all land on the state `bench` has after the
+    /// same number of simulation frames.
+    #[test]
+    fn the_simulation_clock_ignores_how_frames_are_rendered() {
+        let config = ModelConfig { width: 300.0, height: 300.0, ..ModelConfig::default() };
+        let scenario = Scenario { config, population: Population::Generated(800), ..Scenario::default() };
+        let mut bench = build_app(scenario.clone(), 2, 16);
+        for _ in 0..150 {
+            bench.update();
+        }
+
+        let current = CurrentScenario { scenario: scenario.clone(), files: ScenarioFiles::default() };
+        let mut app = build_app_with(scenario, 2, 16, |app| {
+            app.insert_resource(current)
+                .init_resource::<Requests>()
+                .init_resource::<ScenarioMessage>()
+                .init_resource::<Selection>()
+                .add_systems(Update, apply_requests.before(advance_simulation));
+        });
+        let render = |app: &mut App, frames: u32| (0..frames).for_each(|_| app.update());
+        // 40 frames at 1 per rendered frame, then a reset to frame 0.
+        render(&mut app, 40);
+        app.world_mut().resource_mut::<Requests>().restart = Some(Restart::Reset);
+        render(&mut app, 1); // restart, then 1 frame
+        // 7 rendered frames of 16 steps: frame 113.
+        app.world_mut().resource_mut::<SimControl>().steps_per_update = 16;
+        render(&mut app, 7);
+        // Paused: rendering runs no frames; three single steps run three.
+        app.world_mut().resource_mut::<SimControl>().paused = true;
+        render(&mut app, 5);
+        for _ in 0..3 {
+            app.world_mut().resource_mut::<Requests>().step += 1;
+            render(&mut app, 1);
+        }
+        // Resumed at 34 per rendered frame: one more is frame 150.
+        let control = SimControl { paused: false, steps_per_update: 34 };
+        app.insert_resource(control);
+        render(&mut app, 1);
+        assert_eq!(app.world().resource::<crate::sim::SimClock>().frame, 150);
+        assert!(dump(bench.world_mut()) == dump(app.world_mut()), "desktop clock state differs from bench");
+        assert_eq!(
+            *app.world().resource::<crate::sim::AnomalyCount>(),
+            *bench.world().resource::<crate::sim::AnomalyCount>()
+        );
+    }
 
     fn current() -> CurrentScenario {
         CurrentScenario { scenario: Scenario::default(), files: ScenarioFiles::default() }
