@@ -301,30 +301,19 @@ impl SpatialGrid {
         let centre = row(y);
         // The agent's own row first, then outwards, so the K-th distance
         // (and with it the cut-off below) shrinks early.
-        let rows = std::iter::once(centre)
-            .chain((1..=(r1 - r0)).flat_map(|d| [centre.wrapping_sub(d), centre + d]))
-            .filter(|r| (r0..=r1).contains(r));
-        for r in rows {
+        let scan_row = |r: usize, out: &mut Nearest| {
             let base = r * self.cols;
             let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
+            let mut start = lo;
             // Distances in blocks of 8 with no branches (vectorised), then
             // only the few under the cut-off are offered.
-            let mut start = lo;
-            while start < hi {
-                let end = (start + 8).min(hi);
+            while start + 8 <= hi {
                 let cut = r2.min(out.bound());
-                let mut d2 = [f32::INFINITY; 8];
-                if end - start == 8 {
-                    let (xs, ys) = (&self.xs[start..start + 8], &self.ys[start..start + 8]);
-                    for j in 0..8 {
-                        let (dx, dy) = (xs[j] - x, ys[j] - y);
-                        d2[j] = dx * dx + dy * dy;
-                    }
-                } else {
-                    for (d, (px, py)) in d2.iter_mut().zip(self.xs[start..end].iter().zip(&self.ys[start..end])) {
-                        let (dx, dy) = (px - x, py - y);
-                        *d = dx * dx + dy * dy;
-                    }
+                let (xs, ys) = (&self.xs[start..start + 8], &self.ys[start..start + 8]);
+                let mut d2 = [0.0f32; 8];
+                for j in 0..8 {
+                    let (dx, dy) = (xs[j] - x, ys[j] - y);
+                    d2[j] = dx * dx + dy * dy;
                 }
                 let mut hits = 0u32;
                 for (j, d) in d2.iter().enumerate() {
@@ -338,7 +327,25 @@ impl SpatialGrid {
                         out.offer(d2[j], self.ids[at], self.fused[at]);
                     }
                 }
-                start = end;
+                start += 8;
+            }
+            // The rest (all of a sparse row) one by one: fewer than 8
+            // candidates do not pay for the block's set-up.
+            for at in start..hi {
+                let (dx, dy) = (self.xs[at] - x, self.ys[at] - y);
+                let d2 = dx * dx + dy * dy;
+                if d2 <= r2.min(out.bound()) && self.ids[at] != id {
+                    out.offer(d2, self.ids[at], self.fused[at]);
+                }
+            }
+        };
+        scan_row(centre, out);
+        for d in 1..=(centre - r0).max(r1 - centre) {
+            if centre >= r0 + d {
+                scan_row(centre - d, out);
+            }
+            if centre + d <= r1 {
+                scan_row(centre + d, out);
             }
         }
         reach
