@@ -75,9 +75,9 @@ fn the_window_shows_the_field_the_agents_and_the_overlay() {
         .args(["-a", "-s", &format!("-screen 0 {}x{}x24", WIDTH + 200, HEIGHT + 200)])
         .arg(env!("CARGO_BIN_EXE_genesis"))
         // 10 rendered frames of 16 steps: frame 160, inside the first default
-        // event (frames 120..180, channel 0, the channel shown). Gizmos (the
-        // event circle) reach the screen a frame after they are drawn, so
-        // the event must have been active the frame before the screenshot.
+        // event (frames 120..180, channel 0, the channel shown). The world in
+        // a screenshot lags the overlay by a frame (seen here), so the event
+        // must already have been active the frame before.
         .args(["--agents", "4000", "--window-size", &format!("{WIDTH}x{HEIGHT}")])
         // A low z threshold flags many agents, to see them drawn in magenta.
         .args(["--steps-per-frame", "16", "--exit-after", "10", "--z-threshold", "1.5", "--screenshot"])

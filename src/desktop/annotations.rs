@@ -43,25 +43,6 @@ impl GraphScratch {
     }
 }
 
-/// Segments of a circle: the corners of a regular 48-gon.
-pub fn circle_segments(centre: Vec2, radius: f32) -> impl Iterator<Item = (Vec2, Vec2)> {
-    const SIDES: usize = 48;
-    let corner = move |k: usize| {
-        let (s, c) = (k as f32 * std::f32::consts::TAU / SIDES as f32).sin_cos();
-        centre + radius * Vec2::new(c, s)
-    };
-    (0..SIDES).map(move |k| (corner(k), corner(k + 1)))
-}
-
-/// A circle as separate line segments. (Gizmos' own `circle_2d` is drawn
-/// as a line strip, which Mesa's software renderer left blank here; plain
-/// segments go through the same pipeline as the graph's lines.)
-fn circle(gizmos: &mut Gizmos, centre: Vec2, radius: f32, colour: Color) {
-    for (a, b) in circle_segments(centre, radius) {
-        gizmos.line_2d(a, b, colour);
-    }
-}
-
 fn draw_events(mut gizmos: Gizmos, events: Res<ActiveEvents>, view: Res<ViewSettings>) {
     if !view.show_events {
         return;
@@ -72,7 +53,7 @@ fn draw_events(mut gizmos: Gizmos, events: Res<ActiveEvents>, view: Res<ViewSett
         } else {
             Color::srgba(0.85, 0.85, 0.95, 0.35)
         };
-        circle(&mut gizmos, Vec2::new(e.x, e.y), e.radius, colour);
+        gizmos.circle_2d(Isometry2d::from_translation(Vec2::new(e.x, e.y)), e.radius, colour).resolution(48);
     }
 }
 
@@ -112,8 +93,8 @@ fn draw_selection(
     let Some(selected) = selection.0 else { return };
     let Some((_, p)) = agents.iter().find(|(id, _)| id.0 == selected) else { return };
     let highlight = Color::srgb(1.0, 1.0, 1.0);
-    circle(&mut gizmos, p.0, 3.0, highlight);
-    circle(&mut gizmos, p.0, config.radius, Color::srgba(1.0, 1.0, 1.0, 0.5));
+    gizmos.circle_2d(Isometry2d::from_translation(p.0), 3.0, highlight);
+    gizmos.circle_2d(Isometry2d::from_translation(p.0), config.radius, Color::srgba(1.0, 1.0, 1.0, 0.5)).resolution(64);
     scratch.prepare(&grid, config.neighbours);
     let Some(from) = scratch.position(selected) else { return };
     let mut nearest = scratch.nearest.take().expect("sized by prepare");
@@ -124,23 +105,4 @@ fn draw_selection(
         }
     }
     scratch.nearest = Some(nearest);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn circle_segments_close_a_ring_of_the_right_radius() {
-        let centre = Vec2::new(100.0, -20.0);
-        let segments: Vec<_> = circle_segments(centre, 50.0).collect();
-        assert_eq!(segments.len(), 48);
-        for pair in segments.windows(2) {
-            assert_eq!(pair[0].1, pair[1].0, "consecutive segments join");
-        }
-        assert!(segments[47].1.distance(segments[0].0) < 1e-3, "the ring closes");
-        for (a, _) in &segments {
-            assert!((a.distance(centre) - 50.0).abs() < 1e-3);
-        }
-    }
 }
