@@ -6,6 +6,8 @@
 //! grid keeps the positions it was built from, and each agent's `K`
 //! nearest are searched there again with the stage's own search. Lines go
 //! between those positions, so they match the `nbr_count` the agents used.
+//! The selected agent's neighbours are found the same way once per frame
+//! ([`SelectedNeighbours`]), for the lines here and the overlay's list.
 
 use bevy::prelude::*;
 
@@ -15,32 +17,52 @@ use crate::sim::spatial::{Nearest, SpatialGrid};
 use crate::sim::{Agent, AgentId, ModelConfig, Position};
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<GraphScratch>()
-        .add_systems(Update, (draw_events, draw_graph, draw_selection).after(crate::sim::advance_simulation));
+    app.init_resource::<GraphScratch>().init_resource::<SelectedNeighbours>().add_systems(
+        Update,
+        (draw_events, draw_graph, (find_selected_neighbours, draw_selection).chain())
+            .after(crate::sim::advance_simulation),
+    );
 }
 
-/// Reused between frames: the grid's agents sorted by id (to find a
-/// neighbour's position) and the search buffer.
+/// The selected agent's neighbours in the last frame's spatial stage:
+/// where the agent was then, and each neighbour's id, distance and
+/// position, nearest first (ties by id).
+#[derive(Resource, Debug, Default)]
+pub struct SelectedNeighbours {
+    pub at: Option<Vec2>,
+    pub list: Vec<(u32, f32, Vec2)>,
+}
+
+fn find_selected_neighbours(
+    selection: Res<Selection>,
+    grid: Res<SpatialGrid>,
+    config: Res<ModelConfig>,
+    mut found: ResMut<SelectedNeighbours>,
+) {
+    found.at = None;
+    found.list.clear();
+    let Some(id) = selection.0 else { return };
+    let Some((x, y, _)) = grid.points().find(|p| p.2 == id) else { return };
+    found.at = Some(Vec2::new(x, y));
+    let mut nearest = Nearest::new(config.neighbours);
+    grid.nearest(x, y, id, config.radius, &mut nearest);
+    nearest.sort();
+    let list = &mut found.list;
+    list.extend(nearest.ids().zip(nearest.distances_sq()).map(|(other, d2)| (other, d2.sqrt(), Vec2::ZERO)));
+    // One pass over the grid fills in the (at most K) positions.
+    for (px, py, other) in grid.points() {
+        if let Some(entry) = list.iter_mut().find(|entry| entry.0 == other) {
+            entry.2 = Vec2::new(px, py);
+        }
+    }
+}
+
+/// Reused between frames by the graph: the grid's agents sorted by id (to
+/// find a neighbour's position) and the search buffer.
 #[derive(Resource, Default)]
 struct GraphScratch {
     by_id: Vec<(u32, Vec2)>,
     nearest: Option<Nearest>,
-}
-
-impl GraphScratch {
-    /// Sorts the grid's points by id, and sizes the search for `k`.
-    fn prepare(&mut self, grid: &SpatialGrid, k: usize) {
-        self.by_id.clear();
-        self.by_id.extend(grid.points().map(|(x, y, id)| (id, Vec2::new(x, y))));
-        self.by_id.sort_unstable_by_key(|&(id, _)| id);
-        if self.nearest.as_ref().is_none_or(|n| n.capacity() != k) {
-            self.nearest = Some(Nearest::new(k));
-        }
-    }
-
-    fn position(&self, id: u32) -> Option<Vec2> {
-        self.by_id.binary_search_by_key(&id, |&(i, _)| i).ok().map(|at| self.by_id[at].1)
-    }
 }
 
 fn draw_events(mut gizmos: Gizmos, events: Res<ActiveEvents>, view: Res<ViewSettings>) {
@@ -67,9 +89,14 @@ fn draw_graph(
     if !view.show_graph {
         return;
     }
-    scratch.prepare(&grid, config.neighbours);
     let GraphScratch { by_id, nearest } = &mut *scratch;
-    let nearest = nearest.as_mut().expect("sized by prepare");
+    by_id.clear();
+    by_id.extend(grid.points().map(|(x, y, id)| (id, Vec2::new(x, y))));
+    by_id.sort_unstable_by_key(|&(id, _)| id);
+    let nearest = match nearest {
+        Some(n) if n.capacity() == config.neighbours => n,
+        _ => nearest.insert(Nearest::new(config.neighbours)),
+    };
     let colour = Color::srgba(0.7, 0.9, 1.0, 0.25);
     for (x, y, id) in grid.points() {
         grid.nearest(x, y, id, config.radius, nearest);
@@ -86,23 +113,16 @@ fn draw_selection(
     mut gizmos: Gizmos,
     selection: Res<Selection>,
     agents: Query<(&AgentId, &Position), With<Agent>>,
-    grid: Res<SpatialGrid>,
+    neighbours: Res<SelectedNeighbours>,
     config: Res<ModelConfig>,
-    mut scratch: ResMut<GraphScratch>,
 ) {
     let Some(selected) = selection.0 else { return };
     let Some((_, p)) = agents.iter().find(|(id, _)| id.0 == selected) else { return };
-    let highlight = Color::srgb(1.0, 1.0, 1.0);
-    gizmos.circle_2d(Isometry2d::from_translation(p.0), 3.0, highlight);
+    gizmos.circle_2d(Isometry2d::from_translation(p.0), 3.0, Color::WHITE);
     gizmos.circle_2d(Isometry2d::from_translation(p.0), config.radius, Color::srgba(1.0, 1.0, 1.0, 0.5)).resolution(64);
-    scratch.prepare(&grid, config.neighbours);
-    let Some(from) = scratch.position(selected) else { return };
-    let mut nearest = scratch.nearest.take().expect("sized by prepare");
-    grid.nearest(from.x, from.y, selected, config.radius, &mut nearest);
-    for other in nearest.ids() {
-        if let Some(to) = scratch.position(other) {
+    if let Some(from) = neighbours.at {
+        for &(_, _, to) in &neighbours.list {
             gizmos.line_2d(from, to, Color::srgb(1.0, 0.9, 0.3));
         }
     }
-    scratch.nearest = Some(nearest);
 }

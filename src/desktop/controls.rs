@@ -57,45 +57,31 @@ pub struct ScenarioMessage(pub Option<Result<String, String>>);
 /// The scenario a restart asks for, built from the current one; an error
 /// (a bad file) leaves the current one as it is.
 pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<CurrentScenario, String> {
-    let mut next = current.clone();
+    let config = &current.scenario.config;
+    let agents = current.scenario.population.len() as u32;
+    // Generated agents and the given files, read again (so their
+    // statistics are fresh and a trace is checked against the agents).
+    let load = |config: ModelConfig, agents: u32, files: ScenarioFiles| {
+        if agents == 0 {
+            return Err("the agent count must be at least 1".to_string());
+        }
+        let mut scenario = Scenario { config, population: Population::Generated(agents), ..Scenario::default() };
+        files.load_into(&mut scenario).map_err(|e| e.to_string())?;
+        Ok(CurrentScenario { scenario, files })
+    };
     match restart {
-        Restart::Reset => {}
+        Restart::Reset => Ok(current.clone()),
+        // Everything drawn from the seed (positions, noise, events, the
+        // raster) is drawn again; files stay as they are.
         Restart::Seed(seed) => {
-            let config = ModelConfig { seed: *seed, ..current.scenario.config.clone() };
-            // Everything drawn from the seed, files aside, is drawn again.
-            next.scenario = Scenario { config, ..current.scenario.clone() };
+            let scenario =
+                Scenario { config: ModelConfig { seed: *seed, ..config.clone() }, ..current.scenario.clone() };
+            Ok(CurrentScenario { scenario, files: current.files.clone() })
         }
-        Restart::Agents(n) => {
-            if *n == 0 {
-                return Err("the agent count must be at least 1".into());
-            }
-            next.scenario.population = Population::Generated(*n);
-            next.files.agents = None;
-            // A trace names agents; it may not fit the new population.
-            if next.scenario.trace.is_some() {
-                let files = ScenarioFiles { agents: None, events: None, trace: current.files.trace.clone() };
-                let mut scenario = Scenario { trace: None, ..next.scenario.clone() };
-                scenario.datasets.retain(|d| Some(&d.path) != current.files.trace.as_ref());
-                files.load_into(&mut scenario).map_err(|e| e.to_string())?;
-                next.scenario = scenario;
-            }
-            next.scenario.datasets.retain(|d| Some(&d.path) != current.files.agents.as_ref());
-        }
-        Restart::Load(files) => {
-            let generated = match &current.scenario.population {
-                Population::Generated(n) => *n,
-                Population::Listed(agents) => agents.len() as u32,
-            };
-            let mut scenario = Scenario {
-                config: current.scenario.config.clone(),
-                population: Population::Generated(generated),
-                ..Scenario::default()
-            };
-            files.load_into(&mut scenario).map_err(|e| e.to_string())?;
-            next = CurrentScenario { scenario, files: files.clone() };
-        }
+        // Generated agents replace an agents file.
+        Restart::Agents(n) => load(config.clone(), *n, ScenarioFiles { agents: None, ..current.files.clone() }),
+        Restart::Load(files) => load(config.clone(), agents, files.clone()),
     }
-    Ok(next)
 }
 
 /// Applies the pending requests.

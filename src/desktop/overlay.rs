@@ -17,13 +17,13 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+use super::annotations::SelectedNeighbours;
 use super::controls::{CurrentScenario, MAX_STEPS, Requests, Restart, SHORTCUTS, ScenarioMessage};
 use super::swarm::{ANOMALY_SRGB, CALM_SRGB, THREAT_SRGB, ThreatScale};
 use super::{Selection, ViewSettings};
 use crate::csv::stats::Extreme;
 use crate::csv::{ColumnStats, DatasetStats};
 use crate::scenario::ScenarioFiles;
-use crate::sim::spatial::{Nearest, SpatialGrid};
 use crate::sim::timing::SampleRing;
 use crate::sim::{
     Agent, AgentId, Anomaly, AnomalyCount, DetectionScore, Fused, Heading, LoadedDatasets, MlpOutput, ModelConfig,
@@ -281,7 +281,7 @@ struct SimView<'w> {
     score: Res<'w, DetectionScore>,
     config: Res<'w, ModelConfig>,
     datasets: Res<'w, LoadedDatasets>,
-    grid: Res<'w, SpatialGrid>,
+    neighbours: Res<'w, SelectedNeighbours>,
     threat: Res<'w, ThreatScale>,
     current: Res<'w, CurrentScenario>,
     message: Res<'w, ScenarioMessage>,
@@ -548,14 +548,8 @@ fn inspector(ui: &mut egui::Ui, sim: &SimView, agents: &Query<Inspected, With<Ag
         n.nearest,
         n.mean().map_or_else(|| "—".to_string(), |m| format!("{m:.5}")),
     ));
-    if let Some((x, y, _)) = sim.grid.points().find(|q| q.2 == id) {
-        let mut nearest = Nearest::new(sim.config.neighbours);
-        sim.grid.nearest(x, y, id, sim.config.radius, &mut nearest);
-        nearest.sort();
-        let list: Vec<String> =
-            nearest.ids().zip(nearest.distances_sq()).map(|(i, d2)| format!("{i} ({:.2})", d2.sqrt())).collect();
-        ui.label(format!("neighbours at the last frame's start, id (distance): {}", list.join(", ")));
-    }
+    let list: Vec<String> = sim.neighbours.list.iter().map(|(other, d, _)| format!("{other} ({d:.2})")).collect();
+    ui.label(format!("neighbours at the last frame's start, id (distance): {}", list.join(", ")));
 }
 
 fn help(ui: &mut egui::Ui) {
