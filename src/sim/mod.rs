@@ -186,7 +186,6 @@ impl Plugin for SimulationPlugin {
     fn build(&self, app: &mut App) {
         install_scenario(app.world_mut(), self.scenario.clone());
         app.insert_resource(ComputePool::new(self.threads))
-            .insert_resource(ComputePool::new(self.threads))
             .insert_resource(StageTimings::with_capacity(self.timing_capacity))
             .init_resource::<SimClock>()
             .init_resource::<SimControl>()
