@@ -61,11 +61,12 @@ pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<Cur
     let agents = current.scenario.population.len() as u32;
     // Generated agents and the given files, read again (so their
     // statistics are fresh and a trace is checked against the agents).
-    let load = |config: ModelConfig, agents: u32, files: ScenarioFiles| {
+    let load = |agents: u32, files: ScenarioFiles| {
         if agents == 0 {
             return Err("the agent count must be at least 1".to_string());
         }
-        let mut scenario = Scenario { config, population: Population::Generated(agents), ..Scenario::default() };
+        let population = Population::Generated(agents);
+        let mut scenario = Scenario { config: config.clone(), population, ..Scenario::default() };
         files.load_into(&mut scenario).map_err(|e| e.to_string())?;
         Ok(CurrentScenario { scenario, files })
     };
@@ -79,8 +80,8 @@ pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<Cur
             Ok(CurrentScenario { scenario, files: current.files.clone() })
         }
         // Generated agents replace an agents file.
-        Restart::Agents(n) => load(config.clone(), *n, ScenarioFiles { agents: None, ..current.files.clone() }),
-        Restart::Load(files) => load(config.clone(), agents, files.clone()),
+        Restart::Agents(n) => load(*n, ScenarioFiles { agents: None, ..current.files.clone() }),
+        Restart::Load(files) => load(agents, files.clone()),
     }
 }
 

@@ -193,7 +193,6 @@ struct Form {
     agents_csv: String,
     events_csv: String,
     trace_csv: String,
-    initialised: bool,
 }
 
 impl Default for Form {
@@ -204,7 +203,6 @@ impl Default for Form {
             agents_csv: String::new(),
             events_csv: String::new(),
             trace_csv: String::new(),
-            initialised: false,
         }
     }
 }
@@ -217,7 +215,6 @@ impl Form {
         self.agents_csv = text(&current.files.agents);
         self.events_csv = text(&current.files.events);
         self.trace_csv = text(&current.files.trace);
-        self.initialised = true;
     }
 
     fn files(&self) -> ScenarioFiles {
@@ -317,7 +314,8 @@ fn draw_overlay(
     mut input: UserInput,
     agents: Query<Inspected, With<Agent>>,
 ) -> Result {
-    if !input.form.initialised || sim.current.is_changed() {
+    // True on the system's first run too, so the form starts filled in.
+    if sim.current.is_changed() {
         input.form.fill_from(&sim.current);
     }
     let ctx = contexts.ctx_mut()?;

@@ -272,9 +272,13 @@ fn install_scenario(world: &mut World, scenario: Scenario) {
         }
     }
     world.insert_resource(LoadedDatasets(datasets));
-    world.insert_resource(Background::new(&config));
-    world.insert_resource(Mlp::default_for(&config));
-    world.insert_resource(config);
+    // The raster and the weights follow from the model alone: a restart
+    // with the same model (reset, respawn, other files) keeps them.
+    if world.get_resource::<ModelConfig>() != Some(&config) {
+        world.insert_resource(Background::new(&config));
+        world.insert_resource(Mlp::default_for(&config));
+        world.insert_resource(config);
+    }
     world.insert_resource(population);
     world.insert_resource(events);
 }
