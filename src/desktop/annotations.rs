@@ -46,7 +46,6 @@ fn find_selected_neighbours(
     found.at = Some(Vec2::new(x, y));
     let mut nearest = Nearest::new(config.neighbours);
     grid.nearest(x, y, id, config.radius, &mut nearest);
-    nearest.sort();
     let list = &mut found.list;
     list.extend(nearest.ids().zip(nearest.distances_sq()).map(|(other, d2)| (other, d2.sqrt(), Vec2::ZERO)));
     // One pass over the grid fills in the (at most K) positions.

@@ -56,21 +56,98 @@ impl Default for Neighbourhood {
     }
 }
 
-/// The `K` best candidates offered so far, in SPEC 4.1's order: nearer
-/// first, ties by smaller id.
+/// The `K` nearest neighbours of one search: a sorted list of candidate
+/// keys while searching, then the resolved neighbours in SPEC 4.1's order
+/// (nearer first, ties by smaller id).
 ///
-/// Each candidate is one `u64` key, `distance² bits << 32 | id`: for
+/// While searching, a candidate is one 64-bit key, `distance² bits << 32 |
+/// slot`, where `slot` is its index in the grid's cell-ordered arrays: for
 /// non-negative floats the bit pattern orders like the value, so comparing
-/// keys compares `(distance², id)` in one instruction. The kept set is a
-/// binary max-heap while searching (the root is the current K-th best, and
-/// a better newcomer replaces it in `log K` steps), far cheaper than keeping
-/// it sorted; [`Self::sort`] orders it when a caller needs the list itself.
+/// keys compares distances in one instruction. The key is held as the `f64`
+/// with that bit pattern (top bit clear, exponent never all ones: a
+/// non-negative finite `f64` or a subnormal, which compares exactly), so
+/// the list stays sorted through a branch-free insertion of SIMD min/max
+/// ([`insert_sorted`]) instead of a heap whose every sift step is a branch
+/// the processor mispredicts half the time.
+///
+/// Grid slots order ties differently from ids, so the list holds `K + 1`
+/// keys: when the `(K+1)`-th is as near as the `K`-th, who is in the set
+/// depends on ids, and [`SpatialGrid::nearest`] settles it exactly by id.
 #[derive(Clone, Debug)]
 pub struct Nearest {
-    len: usize,
     k: usize,
-    keys: [u64; MAX_NEIGHBOURS],
+    /// Sorted keys, `lanes` of them (one of [`LANES`], at least `K + 1`), [`EMPTY`]
+    /// where unfilled.
+    keys: [f64; KEY_SLOTS],
+    lanes: usize,
+    len: usize,
+    ids: [u32; MAX_NEIGHBOURS],
+    dist_sq: [f32; MAX_NEIGHBOURS],
     fused: [f32; MAX_NEIGHBOURS],
+    /// Candidates of the rare exact tie-break, reused between searches.
+    ties: Vec<(f32, u32, usize)>,
+}
+
+/// Key slots: `MAX_NEIGHBOURS + 1`, rounded up to even.
+const KEY_SLOTS: usize = MAX_NEIGHBOURS + 2;
+/// The widths the insertion runs at (even, so SIMD pairs fill them; the
+/// default `K = 16` needs 17, so 18 is one of them).
+const LANES: [usize; 6] = [2, 4, 8, 18, 34, KEY_SLOTS];
+
+/// An unfilled key slot: above every real key (whose distance² is finite),
+/// and its distance half reads back as `+∞`.
+const EMPTY: f64 = f64::from_bits((0x7F80_0000u64 << 32) | 0xFFFF_FFFF);
+
+#[inline]
+fn key(dist_sq: f32, slot: usize) -> f64 {
+    f64::from_bits(((dist_sq.to_bits() as u64) << 32) | slot as u64)
+}
+
+#[inline]
+fn key_dist_sq(key: f64) -> f32 {
+    f32::from_bits((key.to_bits() >> 32) as u32)
+}
+
+#[inline]
+fn key_slot(key: f64) -> usize {
+    key.to_bits() as u32 as usize
+}
+
+/// Inserts `x` into the sorted `keys` (length even), dropping the last.
+/// Slot `j` becomes `min(a[j], max(a[j-1], x))`: `a[j-1]` if `x` sorts
+/// before it (shifted up), `x` if it sorts between, else `a[j]`. A key
+/// above every slot leaves the list as it was.
+#[inline]
+fn insert_sorted(keys: &mut [f64], x: f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        debug_assert!(keys.len().is_multiple_of(2));
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load and store
+        // is of two lanes inside `keys` (length even, checked by the loop).
+        unsafe {
+            let xv = _mm_set1_pd(x);
+            let mut before = _mm_set1_pd(-1.0);
+            for pair in keys.chunks_exact_mut(2) {
+                let at = pair.as_mut_ptr();
+                let cur = _mm_loadu_pd(at);
+                // [last of the previous pair, first of this one]
+                let prev = _mm_shuffle_pd::<0b01>(before, cur);
+                _mm_storeu_pd(at, _mm_min_pd(cur, _mm_max_pd(prev, xv)));
+                before = cur;
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut prev = -1.0f64;
+        for slot in keys.iter_mut() {
+            let cur = *slot;
+            let m = if prev > x { prev } else { x };
+            *slot = if cur < m { cur } else { m };
+            prev = cur;
+        }
+    }
 }
 
 impl Nearest {
@@ -81,78 +158,48 @@ impl Nearest {
 
     pub fn new(k: usize) -> Self {
         assert!((1..=MAX_NEIGHBOURS).contains(&k), "K must be 1..={MAX_NEIGHBOURS}");
-        Self { len: 0, k, keys: [0; MAX_NEIGHBOURS], fused: [0.0; MAX_NEIGHBOURS] }
+        Self {
+            k,
+            keys: [EMPTY; KEY_SLOTS],
+            lanes: LANES.into_iter().find(|&n| n > k).expect("KEY_SLOTS covers MAX_NEIGHBOURS + 1"),
+            len: 0,
+            ids: [0; MAX_NEIGHBOURS],
+            dist_sq: [0.0; MAX_NEIGHBOURS],
+            fused: [0.0; MAX_NEIGHBOURS],
+            ties: Vec::new(),
+        }
     }
 
-    pub fn clear(&mut self) {
+    fn reset(&mut self) {
+        self.keys[..self.lanes].fill(EMPTY);
         self.len = 0;
     }
 
+    /// Squared distance a candidate must not exceed to be kept: that of the
+    /// `(K+1)`-th key so far (`+∞` while fewer are held), since a candidate
+    /// that far away may still beat it on the tie-break.
     #[inline]
-    fn key(dist_sq: f32, id: u32) -> u64 {
-        ((dist_sq.to_bits() as u64) << 32) | id as u64
+    fn cut(&self) -> f32 {
+        key_dist_sq(self.keys[self.k])
     }
 
-    /// Squared distance a candidate must not exceed to be kept: the K-th
-    /// best so far, `+∞` while fewer than K are held.
+    /// Squared distance of the `K`-th key so far, `+∞` while fewer are held.
     #[inline]
-    pub fn bound(&self) -> f32 {
-        if self.len == self.k { f32::from_bits((self.keys[0] >> 32) as u32) } else { f32::INFINITY }
+    fn kth(&self) -> f32 {
+        key_dist_sq(self.keys[self.k - 1])
     }
 
-    /// Offers a candidate (`dist_sq` must not be negative); kept if it is
-    /// among the `K` best.
     #[inline]
-    pub fn offer(&mut self, dist_sq: f32, id: u32, fused: f32) {
-        let key = Self::key(dist_sq, id);
-        if self.len < self.k {
-            // Push, then sift up.
-            let mut at = self.len;
-            self.len += 1;
-            while at > 0 {
-                let parent = (at - 1) / 2;
-                if self.keys[parent] >= key {
-                    break;
-                }
-                self.keys[at] = self.keys[parent];
-                self.fused[at] = self.fused[parent];
-                at = parent;
-            }
-            self.keys[at] = key;
-            self.fused[at] = fused;
-        } else if key < self.keys[0] {
-            // Replace the root (the worst kept), then sift down.
-            let mut at = 0;
-            loop {
-                let left = 2 * at + 1;
-                if left >= self.k {
-                    break;
-                }
-                let right = left + 1;
-                let child = if right < self.k && self.keys[right] > self.keys[left] { right } else { left };
-                if self.keys[child] <= key {
-                    break;
-                }
-                self.keys[at] = self.keys[child];
-                self.fused[at] = self.fused[child];
-                at = child;
-            }
-            self.keys[at] = key;
-            self.fused[at] = fused;
-        }
-    }
-
-    /// Puts the kept neighbours in SPEC order.
-    pub fn sort(&mut self) {
-        let mut pairs: [(u64, f32); MAX_NEIGHBOURS] = [(0, 0.0); MAX_NEIGHBOURS];
-        for (i, pair) in pairs[..self.len].iter_mut().enumerate() {
-            *pair = (self.keys[i], self.fused[i]);
-        }
-        pairs[..self.len].sort_unstable_by_key(|p| p.0);
-        // Descending order is a valid max-heap too, so the set stays
-        // usable for more offers; the accessors read it back to front.
-        for (i, pair) in pairs[..self.len].iter().rev().enumerate() {
-            (self.keys[i], self.fused[i]) = *pair;
+    fn offer(&mut self, dist_sq: f32, slot: usize) {
+        // One fixed width per arm, so each insertion is unrolled.
+        let (keys, x) = (&mut self.keys, key(dist_sq, slot));
+        match self.lanes {
+            2 => insert_sorted(&mut keys[..2], x),
+            4 => insert_sorted(&mut keys[..4], x),
+            8 => insert_sorted(&mut keys[..8], x),
+            18 => insert_sorted(&mut keys[..18], x),
+            34 => insert_sorted(&mut keys[..34], x),
+            _ => insert_sorted(&mut keys[..KEY_SLOTS], x),
         }
     }
 
@@ -164,24 +211,20 @@ impl Nearest {
         self.len == 0
     }
 
-    /// Ids of the kept neighbours (in SPEC order after [`Self::sort`]).
+    /// Ids of the neighbours, nearest first, ties by smaller id.
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.keys[..self.len].iter().rev().map(|&k| k as u32)
+        self.ids[..self.len].iter().copied()
     }
 
-    /// Squared distances of the kept neighbours (ordered as [`Self::ids`]).
+    /// Squared distances of the neighbours (ordered as [`Self::ids`]).
     pub fn distances_sq(&self) -> impl Iterator<Item = f32> + '_ {
-        self.keys[..self.len].iter().rev().map(|&k| f32::from_bits((k >> 32) as u32))
+        self.dist_sq[..self.len].iter().copied()
     }
 
     /// Summary stored on the agent; `previous_defined` is false at frame 0.
-    /// Independent of the kept set's order but for the rounding of the
-    /// mean's `f64` sum, which follows the (deterministic) search order.
+    /// The mean's `f64` sum runs nearest first.
     pub fn summary(&self, previous_defined: bool) -> Neighbourhood {
-        let nearest = match self.keys[..self.len].iter().min() {
-            Some(&k) => f32::from_bits((k >> 32) as u32).sqrt(),
-            None => f32::INFINITY,
-        };
+        let nearest = if self.len > 0 { self.dist_sq[0].sqrt() } else { f32::INFINITY };
         let nbr_mean = if previous_defined && self.len > 0 {
             let sum: f64 = self.fused[..self.len].iter().map(|&f| f as f64).sum();
             (sum / self.len as f64) as f32
@@ -226,6 +269,7 @@ pub struct SpatialGrid {
 const REACH_MARGIN: f32 = 1.25;
 /// Cell width as a share of the first search distance.
 const CELL_PER_REACH: f32 = 0.5;
+const AGENTS_PER_CELL: f32 = 2.0;
 /// At most this many cells per axis, so memory stays bounded whatever the
 /// radius; cells grow instead (correctness holds for any cell size).
 const MAX_CELLS_PER_AXIS: usize = 4096;
@@ -239,7 +283,7 @@ impl SpatialGrid {
     {
         let density = n.max(1) as f32 / (width * height);
         self.first_reach = (REACH_MARGIN * (k as f32 / (std::f32::consts::PI * density)).sqrt()).min(radius);
-        let cell = (CELL_PER_REACH * self.first_reach).max(radius / 64.0);
+        let cell = (CELL_PER_REACH * self.first_reach).max((AGENTS_PER_CELL / density).sqrt()).max(radius / 64.0);
         self.cols = ((width / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.rows = ((height / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.cell_w = width / self.cols as f32;
@@ -255,10 +299,14 @@ impl SpatialGrid {
         for c in 0..cells {
             self.starts[c + 1] += self.starts[c];
         }
-        self.xs.resize(n, 0.0);
-        self.ys.resize(n, 0.0);
+        // Eight slots of padding, far away, so a block of 8 read from any
+        // slot stays in bounds.
+        self.xs.resize(n + 8, 0.0);
+        self.ys.resize(n + 8, 0.0);
+        self.xs[n..].fill(f32::INFINITY);
+        self.ys[n..].fill(f32::INFINITY);
         self.fused.resize(n, 0.0);
-        self.ids.resize(n, 0);
+        self.ids.resize(n + 8, 0);
         self.rank.resize(n, 0);
         // Scatter, using `starts[c]` as cell c's cursor; afterwards each
         // cursor sits at the next cell's start, so shift them back.
@@ -294,49 +342,40 @@ impl SpatialGrid {
     /// index never drops a cell).
     fn scan_square(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Nearest) -> f32 {
         let reach = reach * 1.0001 + 1e-6;
-        let col = |v: f32| ((v / self.cell_w) as isize).clamp(0, self.cols as isize - 1) as usize;
-        let row = |v: f32| ((v / self.cell_h) as isize).clamp(0, self.rows as isize - 1) as usize;
-        let (c0, c1) = (col(x - reach), col(x + reach));
-        let (r0, r1) = (row(y - reach), row(y + reach));
-        let centre = row(y);
-        // The agent's own row first, then outwards, so the K-th distance
-        // (and with it the cut-off below) shrinks early.
+        let (c0, c1) = (self.col(x - reach), self.col(x + reach));
+        let (r0, r1) = (self.row(y - reach), self.row(y + reach));
+        let centre = self.row(y);
+        // The agent's own row first, then outwards, so the cut-off below
+        // shrinks early.
         let scan_row = |r: usize, out: &mut Nearest| {
             let base = r * self.cols;
             let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
-            let mut start = lo;
             // Distances in blocks of 8 with no branches (vectorised), then
-            // only the few under the cut-off are offered.
-            while start + 8 <= hi {
-                let cut = r2.min(out.bound());
-                let (xs, ys) = (&self.xs[start..start + 8], &self.ys[start..start + 8]);
+            // only the few under the cut-off are offered (a key that no
+            // longer beats the list by then leaves it as it was). The last
+            // block reads past the row (the arrays are padded) and masks
+            // those lanes off: they may be another row's, offered there.
+            let mut start = lo;
+            while start < hi {
+                let cut = r2.min(out.cut());
+                let xs: &[f32; 8] = self.xs[start..start + 8].try_into().expect("padded");
+                let ys: &[f32; 8] = self.ys[start..start + 8].try_into().expect("padded");
+                let ids: &[u32; 8] = self.ids[start..start + 8].try_into().expect("padded");
+                let valid = (1u32 << (hi - start).min(8)) - 1;
+                let mut hits = 0u32;
                 let mut d2 = [0.0f32; 8];
                 for j in 0..8 {
                     let (dx, dy) = (xs[j] - x, ys[j] - y);
                     d2[j] = dx * dx + dy * dy;
+                    hits |= ((d2[j] <= cut) as u32 & (ids[j] != id) as u32) << j;
                 }
-                let mut hits = 0u32;
-                for (j, d) in d2.iter().enumerate() {
-                    hits |= ((*d <= cut) as u32) << j;
-                }
+                hits &= valid;
                 while hits != 0 {
                     let j = hits.trailing_zeros() as usize;
                     hits &= hits - 1;
-                    let at = start + j;
-                    if self.ids[at] != id {
-                        out.offer(d2[j], self.ids[at], self.fused[at]);
-                    }
+                    out.offer(d2[j], start + j);
                 }
                 start += 8;
-            }
-            // The rest (all of a sparse row) one by one: fewer than 8
-            // candidates do not pay for the block's set-up.
-            for at in start..hi {
-                let (dx, dy) = (self.xs[at] - x, self.ys[at] - y);
-                let d2 = dx * dx + dy * dy;
-                if d2 <= r2.min(out.bound()) && self.ids[at] != id {
-                    out.offer(d2, self.ids[at], self.fused[at]);
-                }
             }
         };
         scan_row(centre, out);
@@ -351,10 +390,47 @@ impl SpatialGrid {
         reach
     }
 
+    #[inline]
+    fn col(&self, x: f32) -> usize {
+        ((x / self.cell_w) as isize).clamp(0, self.cols as isize - 1) as usize
+    }
+
+    #[inline]
+    fn row(&self, y: f32) -> usize {
+        ((y / self.cell_h) as isize).clamp(0, self.rows as isize - 1) as usize
+    }
+
+    /// Settles who is in the set by id when the `K`-th and `(K+1)`-th keys
+    /// are equally near: every candidate in the square at most that far,
+    /// sorted by `(distance², id)`, first `K`. Rare (exact float ties).
+    fn break_ties(&self, x: f32, y: f32, id: u32, reach: f32, out: &mut Nearest) {
+        let kth = out.kth();
+        let reach = reach * 1.0001 + 1e-6;
+        let (c0, c1) = (self.col(x - reach), self.col(x + reach));
+        out.ties.clear();
+        for r in self.row(y - reach)..=self.row(y + reach) {
+            let base = r * self.cols;
+            for at in self.starts[base + c0] as usize..self.starts[base + c1 + 1] as usize {
+                let (dx, dy) = (self.xs[at] - x, self.ys[at] - y);
+                let d2 = dx * dx + dy * dy;
+                if d2 <= kth && self.ids[at] != id {
+                    out.ties.push((d2, self.ids[at], at));
+                }
+            }
+        }
+        out.ties.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.len = out.k.min(out.ties.len());
+        for j in 0..out.len {
+            let (d2, other, at) = out.ties[j];
+            (out.dist_sq[j], out.ids[j], out.fused[j]) = (d2, other, self.fused[at]);
+        }
+    }
+
     /// The agents as the last rebuild saw them (positions at the start of
     /// the last frame), `(x, y, id)` in the grid's cell order.
     pub fn points(&self) -> impl ExactSizeIterator<Item = (f32, f32, u32)> + '_ {
-        self.xs.iter().zip(&self.ys).zip(&self.ids).map(|((&x, &y), &id)| (x, y, id))
+        let n = self.fused.len(); // the other arrays carry padding
+        self.xs[..n].iter().zip(&self.ys[..n]).zip(&self.ids[..n]).map(|((&x, &y), &id)| (x, y, id))
     }
 
     /// Fills `out` with the `K` nearest agents other than `id` within
@@ -364,17 +440,45 @@ impl SpatialGrid {
         let r2 = radius * radius;
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
         loop {
-            out.clear();
+            out.reset();
             let covered = self.scan_square(x, y, id, reach, r2, out);
-            let kth = out.bound();
+            let kth = out.kth();
             // Done when everything that could beat the K-th lies inside the
             // square (K found within it), or the square covered `R`.
             if kth <= covered * covered || reach >= radius {
-                return;
+                break;
             }
             // Fewer than K: look as far as R. K found, the last beyond
             // `reach`: a square of that distance holds every better one.
             reach = if kth.is_finite() { kth.sqrt().min(radius) } else { radius };
+        }
+        // Anything outside the square is farther than the K-th, so only
+        // the (K+1)-th key can tie with it.
+        if out.kth() == out.cut() && out.kth().is_finite() {
+            return self.break_ties(x, y, id, reach, out);
+        }
+        let mut len = 0;
+        let mut equal = false;
+        while len < out.k && out.keys[len] != EMPTY {
+            let at = key_slot(out.keys[len]);
+            (out.dist_sq[len], out.ids[len], out.fused[len]) =
+                (key_dist_sq(out.keys[len]), self.ids[at], self.fused[at]);
+            equal |= len > 0 && out.dist_sq[len] == out.dist_sq[len - 1];
+            len += 1;
+        }
+        out.len = len;
+        // Equal distances inside the set came out in slot order: put them
+        // in id order (rare: exact float ties).
+        if equal {
+            for j in 1..len {
+                let mut i = j;
+                while i > 0 && out.dist_sq[i - 1] == out.dist_sq[i] && out.ids[i - 1] > out.ids[i] {
+                    out.dist_sq.swap(i - 1, i);
+                    out.ids.swap(i - 1, i);
+                    out.fused.swap(i - 1, i);
+                    i -= 1;
+                }
+            }
         }
     }
 }
@@ -468,7 +572,6 @@ mod tests {
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
             let want = brute_force(points, i, radius, k);
-            nearest.sort();
             let got: Vec<(f32, u32)> = nearest.distances_sq().zip(nearest.ids()).collect();
             assert_eq!(got, want, "agent {id} at ({x}, {y})");
             // The fused values travel with their ids.
@@ -541,13 +644,39 @@ mod tests {
 
     #[test]
     fn neighbour_summary_is_undefined_without_history_or_neighbours() {
+        // Agent 0 alone in one corner; agents 1 and 2 at distances 2 and 1
+        // of agent 3, with fused values 0.5 and 1.5.
+        let points = [(1.0, 1.0, 0, 9.0), (50.0, 52.0, 1, 0.5), (51.0, 50.0, 2, 1.5), (50.0, 50.0, 3, 7.0)];
+        let mut grid = SpatialGrid::default();
+        grid.rebuild(100.0, 100.0, 5.0, 4, points.len(), || points.iter().copied());
         let mut nearest = Nearest::new(4);
+        grid.nearest(1.0, 1.0, 0, 5.0, &mut nearest);
         let empty = nearest.summary(true);
         assert_eq!((empty.count, empty.nearest, empty.mean()), (0, f32::INFINITY, None));
-        nearest.offer(4.0, 1, 0.5);
-        nearest.offer(1.0, 2, 1.5);
+        grid.nearest(50.0, 50.0, 3, 5.0, &mut nearest);
         let s = nearest.summary(true);
         assert_eq!((s.count, s.nearest, s.mean()), (2, 1.0, Some(1.0)));
+        assert_eq!(nearest.ids().collect::<Vec<_>>(), [2, 1]);
         assert_eq!(nearest.summary(false).mean(), None);
+    }
+
+    #[test]
+    fn sorted_insertion_keeps_the_smallest_keys() {
+        // Against a sort of everything offered, over random keys with
+        // many repeats, for each width the search uses.
+        let mut s = 11;
+        for lanes in [2usize, 4, 6, 18, 66] {
+            let mut keys = vec![EMPTY; lanes];
+            let mut all = Vec::new();
+            for _ in 0..200 {
+                let x = key((lcg(&mut s) * 8.0).floor(), (lcg(&mut s) * 50.0) as usize);
+                insert_sorted(&mut keys, x);
+                all.push(x);
+                let mut want = all.clone();
+                want.sort_by(f64::total_cmp);
+                want.resize(want.len().max(lanes), EMPTY);
+                assert_eq!(keys, want[..lanes]);
+            }
+        }
     }
 }

@@ -1,0 +1,51 @@
+//! `cargo bench --bench spatial`: the neighbour search alone, on uniform
+//! random worlds of 10k, 100k and 1M agents at the default model (1000 ×
+//! 1000, R = 10, K = 16): grid rebuild and search, in ns per agent on one
+//! thread. The search runs in cell order, as the spatial stage does.
+//!
+//! `GENESIS_BENCH_SIZES=100000` picks the agent counts; `GENESIS_BENCH_REPS`
+//! the repetitions (default: about two million agents' worth).
+
+use std::time::Instant;
+
+use genesis::sim::spatial::{Nearest, SpatialGrid};
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("GENESIS_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("GENESIS_BENCH_SIZES: comma-separated agent counts"))
+        .collect();
+    let reps: Option<usize> =
+        std::env::var("GENESIS_BENCH_REPS").ok().map(|s| s.parse().expect("GENESIS_BENCH_REPS: a count"));
+    println!("{:>9} {:>14} {:>14} {:>10}", "agents", "rebuild ns/ag", "search ns/ag", "mean count");
+    for n in sizes {
+        let mut state = 12345u64;
+        let mut unit = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let agents: Vec<(f32, f32, u32, f32)> =
+            (0..n).map(|i| (unit() * 1000.0, unit() * 1000.0, i as u32, unit())).collect();
+        let reps = reps.unwrap_or((2_000_000 / n).max(3));
+        let mut grid = SpatialGrid::default();
+        let start = Instant::now();
+        for _ in 0..reps {
+            grid.rebuild(1000.0, 1000.0, 10.0, 16, n, || agents.iter().copied());
+        }
+        let rebuild = start.elapsed().as_secs_f64() / reps as f64;
+        let order: Vec<(f32, f32, u32)> = grid.points().collect();
+        let mut nearest = Nearest::new(16);
+        let mut found = 0u64;
+        let start = Instant::now();
+        for _ in 0..reps {
+            for &(x, y, id) in &order {
+                grid.nearest(x, y, id, 10.0, &mut nearest);
+                found += std::hint::black_box(nearest.summary(true)).count as u64;
+            }
+        }
+        let search = start.elapsed().as_secs_f64() / reps as f64;
+        let per = |t: f64| t * 1e9 / n as f64;
+        println!("{n:>9} {:>14.1} {:>14.1} {:>10.2}", per(rebuild), per(search), found as f64 / (reps * n) as f64);
+    }
+}
