@@ -645,6 +645,8 @@ mod tests {
         }
         check_world(&points, 100.0, 100.0, r, 16);
         check_world(&points, 100.0, 100.0, r, 3);
+        // K = 1: the duplicates tie at distance 0 for the only place.
+        check_world(&points, 100.0, 100.0, r, 1);
     }
 
     #[test]
