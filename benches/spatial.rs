@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use genesis::sim::spatial::{Nearest, SpatialGrid};
+use bevy::math::Vec2;
+use genesis::sim::spatial::{Columns, Nearest, SpatialGrid};
+use genesis::sim::{AgentId, Fused, Position};
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("GENESIS_BENCH_SIZES")
@@ -25,13 +27,16 @@ fn main() {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 40) as f32 / (1u64 << 24) as f32
         };
-        let agents: Vec<(f32, f32, u32, f32)> =
-            (0..n).map(|i| (unit() * 1000.0, unit() * 1000.0, i as u32, unit())).collect();
+        let agents: Vec<(f32, f32, f32)> = (0..n).map(|_| (unit() * 1000.0, unit() * 1000.0, unit())).collect();
+        let positions: Vec<Position> = agents.iter().map(|a| Position(Vec2::new(a.0, a.1))).collect();
+        let fused: Vec<Fused> = agents.iter().map(|a| Fused(a.2)).collect();
+        let ids: Vec<AgentId> = (0..n as u32).map(AgentId).collect();
+        let parts = [Columns { ids: &ids, positions: &positions, fused: &fused }];
         let reps = reps.unwrap_or((2_000_000 / n).max(3));
         let mut grid = SpatialGrid::default();
         let start = Instant::now();
         for _ in 0..reps {
-            grid.rebuild(1000.0, 1000.0, 10.0, 16, n, || agents.iter().copied());
+            grid.rebuild(1000.0, 1000.0, 10.0, 16, &parts);
         }
         let rebuild = start.elapsed().as_secs_f64() / reps as f64;
         let order: Vec<(f32, f32, u32)> = grid.points().collect();

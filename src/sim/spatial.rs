@@ -1,9 +1,10 @@
 //! Stage 1, spatial mapping (SPEC 4.1): who is near whom.
 //!
 //! Each frame the agents are bucketed into a uniform grid with a counting
-//! sort: one pass counts agents per cell, a prefix sum gives each cell its
-//! range, and a second pass scatters positions, ids and previous `fused`
-//! values into flat cell-ordered arrays. No per-cell `Vec`s, and after the
+//! sort, reading the ECS columns as plain slices: a parallel pass finds
+//! each agent's cell, one pass counts agents per cell, a prefix sum gives
+//! each cell its range, and a last pass scatters positions, ids and
+//! previous `fused` values into flat cell-ordered arrays. No per-cell `Vec`s, and after the
 //! first frame no allocation at all. Cells are sized from the mean density
 //! (see [`SpatialGrid`]), so a search reads a few dozen candidates whether
 //! the world is sparse or crowded.
@@ -236,6 +237,15 @@ impl Nearest {
     }
 }
 
+/// One ECS table's agents, as column slices (the grid reads them once).
+#[derive(Clone, Copy, Debug)]
+pub struct Columns<'a> {
+    pub ids: &'a [AgentId],
+    pub positions: &'a [Position],
+    /// Previous frame's `fused`, for the neighbour mean.
+    pub fused: &'a [Fused],
+}
+
 /// Agents bucketed by grid cell (rebuilt every frame by counting sort).
 ///
 /// The search for one agent scans the square of cells that covers a disc of
@@ -279,13 +289,23 @@ const AGENTS_PER_CELL: f32 = 2.0;
 /// radius; cells grow instead (correctness holds for any cell size).
 const MAX_CELLS_PER_AXIS: usize = 4096;
 
+/// The cell (column or row) holding coordinate `v`, for cells `width`
+/// wide, `count` of them; outside the world clamps to the edge cells.
+#[inline]
+fn axis_cell(v: f32, width: f32, count: usize) -> usize {
+    ((v / width) as isize).clamp(0, count as isize - 1) as usize
+}
+
 impl SpatialGrid {
-    /// Rebuilds the grid from `n` agents. `agents` is called twice and must
-    /// yield the same `(x, y, id, fused)` sequence of `n` items both times.
-    pub fn rebuild<I>(&mut self, width: f32, height: f32, radius: f32, k: usize, n: usize, agents: impl Fn() -> I)
-    where
-        I: Iterator<Item = (f32, f32, u32, f32)>,
-    {
+    /// Rebuilds the grid from the agents in `parts` (the ECS's tables, in
+    /// order; usually one).
+    ///
+    /// The cell of every agent is computed in parallel (into `rank`, which
+    /// is free until the scatter), then counted and scattered in one
+    /// sequential pass each: the scatter keeps agents in table order
+    /// within a cell, so the grid does not depend on the thread count.
+    pub fn rebuild(&mut self, width: f32, height: f32, radius: f32, k: usize, parts: &[Columns<'_>]) {
+        let n: usize = parts.iter().map(|p| p.ids.len()).sum();
         let density = n.max(1) as f32 / (width * height);
         self.first_reach = (REACH_MARGIN * (k as f32 / (std::f32::consts::PI * density)).sqrt()).min(radius);
         let cell = (CELL_PER_REACH * self.first_reach).max((AGENTS_PER_CELL / density).sqrt()).max(radius / 64.0);
@@ -295,11 +315,22 @@ impl SpatialGrid {
         self.cell_h = height / self.rows as f32;
         let cells = self.cols * self.rows;
 
+        self.rank.resize(n, 0);
+        let mut offset = 0;
+        for part in parts {
+            let out = &mut self.rank[offset..offset + part.positions.len()];
+            offset += out.len();
+            let (cols, rows, cell_w, cell_h) = (self.cols, self.rows, self.cell_w, self.cell_h);
+            out.par_chunks_mut(CHUNK).zip(part.positions.par_chunks(CHUNK)).for_each(|(out, positions)| {
+                for (c, p) in out.iter_mut().zip(positions) {
+                    *c = (axis_cell(p.0.y, cell_h, rows) * cols + axis_cell(p.0.x, cell_w, cols)) as u32;
+                }
+            });
+        }
         self.starts.clear();
         self.starts.resize(cells + 1, 0);
-        for (x, y, _, _) in agents() {
-            let c = self.cell_of(x, y);
-            self.starts[c + 1] += 1;
+        for &c in &self.rank {
+            self.starts[c as usize + 1] += 1;
         }
         for c in 0..cells {
             self.starts[c + 1] += self.starts[c];
@@ -312,33 +343,23 @@ impl SpatialGrid {
         self.ys[n..].fill(f32::INFINITY);
         self.fused.resize(n, 0.0);
         self.ids.resize(n + 8, 0);
-        self.rank.resize(n, 0);
         // Scatter, using `starts[c]` as cell c's cursor; afterwards each
         // cursor sits at the next cell's start, so shift them back.
-        for (k, (x, y, id, fused)) in agents().enumerate() {
-            let c = self.cell_of(x, y);
-            let at = self.starts[c] as usize;
-            self.starts[c] += 1;
-            (self.xs[at], self.ys[at], self.ids[at], self.fused[at]) = (x, y, id, fused);
-            self.rank[k] = at as u32;
+        let mut k = 0;
+        for part in parts {
+            for ((id, p), fused) in part.ids.iter().zip(part.positions).zip(part.fused) {
+                let c = self.rank[k] as usize;
+                let at = self.starts[c] as usize;
+                self.starts[c] += 1;
+                (self.xs[at], self.ys[at], self.ids[at], self.fused[at]) = (p.0.x, p.0.y, id.0, fused.0);
+                self.rank[k] = at as u32;
+                k += 1;
+            }
         }
         for c in (1..=cells).rev() {
             self.starts[c] = self.starts[c - 1];
         }
         self.starts[0] = 0;
-    }
-
-    #[inline]
-    fn cell_xy(&self, x: f32, y: f32) -> (usize, usize) {
-        let cx = ((x / self.cell_w) as isize).clamp(0, self.cols as isize - 1) as usize;
-        let cy = ((y / self.cell_h) as isize).clamp(0, self.rows as isize - 1) as usize;
-        (cx, cy)
-    }
-
-    #[inline]
-    fn cell_of(&self, x: f32, y: f32) -> usize {
-        let (cx, cy) = self.cell_xy(x, y);
-        cy * self.cols + cx
     }
 
     /// Offers every agent within `R` (other than `id`) in the square of
@@ -397,12 +418,12 @@ impl SpatialGrid {
 
     #[inline]
     fn col(&self, x: f32) -> usize {
-        ((x / self.cell_w) as isize).clamp(0, self.cols as isize - 1) as usize
+        axis_cell(x, self.cell_w, self.cols)
     }
 
     #[inline]
     fn row(&self, y: f32) -> usize {
-        ((y / self.cell_h) as isize).clamp(0, self.rows as isize - 1) as usize
+        axis_cell(y, self.cell_h, self.rows)
     }
 
     /// Settles who is in the set by id when the `K`-th and `(K+1)`-th keys
@@ -500,13 +521,14 @@ pub fn map_neighbourhoods(
     clock: Res<SimClock>,
     pool: Res<ComputePool>,
 ) {
-    let tables = || {
-        agents.contiguous_iter().expect(TABLES).flat_map(|(ids, positions, fused, _)| {
-            ids.iter().zip(positions).zip(fused).map(|((id, p), f)| (p.0.x, p.0.y, id.0, f.0))
-        })
-    };
-    let n: usize = agents.contiguous_iter().expect(TABLES).map(|(ids, ..)| ids.len()).sum();
-    grid.rebuild(config.width, config.height, config.radius, config.neighbours, n, tables);
+    let parts: Vec<Columns> = agents
+        .contiguous_iter()
+        .expect(TABLES)
+        .map(|(ids, positions, fused, _)| Columns { ids, positions, fused })
+        .collect();
+    let n = parts.iter().map(|p| p.ids.len()).sum();
+    pool.install(|| grid.rebuild(config.width, config.height, config.radius, config.neighbours, &parts));
+    drop(parts);
 
     let (radius, k, previous_defined) = (config.radius, config.neighbours, clock.frame > 0);
     let mut summaries = std::mem::take(&mut grid.summaries);
@@ -570,9 +592,25 @@ mod tests {
         (*state >> 40) as f32 / (1u64 << 24) as f32
     }
 
-    fn check_world(points: &[(f32, f32, u32)], width: f32, height: f32, radius: f32, k: usize) {
+    /// A grid of `(x, y, id, fused)` agents, handed over as two tables
+    /// (as the ECS may), so the seam between parts is exercised too.
+    fn grid_of(points: &[(f32, f32, u32, f32)], width: f32, height: f32, radius: f32, k: usize) -> SpatialGrid {
+        let ids: Vec<AgentId> = points.iter().map(|p| AgentId(p.2)).collect();
+        let positions: Vec<Position> = points.iter().map(|p| Position(Vec2::new(p.0, p.1))).collect();
+        let fused: Vec<Fused> = points.iter().map(|p| Fused(p.3)).collect();
+        let half = points.len() / 2;
+        let parts = [
+            Columns { ids: &ids[..half], positions: &positions[..half], fused: &fused[..half] },
+            Columns { ids: &ids[half..], positions: &positions[half..], fused: &fused[half..] },
+        ];
         let mut grid = SpatialGrid::default();
-        grid.rebuild(width, height, radius, k, points.len(), || points.iter().map(|&(x, y, id)| (x, y, id, id as f32)));
+        grid.rebuild(width, height, radius, k, &parts);
+        grid
+    }
+
+    fn check_world(points: &[(f32, f32, u32)], width: f32, height: f32, radius: f32, k: usize) {
+        let with_fused: Vec<_> = points.iter().map(|&(x, y, id)| (x, y, id, id as f32)).collect();
+        let grid = grid_of(&with_fused, width, height, radius, k);
         let mut nearest = Nearest::new(k);
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
@@ -654,8 +692,7 @@ mod tests {
         // Agent 0 alone in one corner; agents 1 and 2 at distances 2 and 1
         // of agent 3, with fused values 0.5 and 1.5.
         let points = [(1.0, 1.0, 0, 9.0), (50.0, 52.0, 1, 0.5), (51.0, 50.0, 2, 1.5), (50.0, 50.0, 3, 7.0)];
-        let mut grid = SpatialGrid::default();
-        grid.rebuild(100.0, 100.0, 5.0, 4, points.len(), || points.iter().copied());
+        let grid = grid_of(&points, 100.0, 100.0, 5.0, 4);
         let mut nearest = Nearest::new(4);
         grid.nearest(1.0, 1.0, 0, 5.0, &mut nearest);
         let empty = nearest.summary(true);
