@@ -152,6 +152,43 @@ fn insert_sorted(keys: &mut [f64], x: f64) {
     }
 }
 
+/// Squared distances from `(x, y)` to a block of 8 agents, and the bit
+/// mask of those within `cut` that are not agent `id`.
+#[inline]
+fn block_hits(xs: &[f32; 8], ys: &[f32; 8], ids: &[u32; 8], x: f32, y: f32, id: u32, cut: f32) -> ([f32; 8], u32) {
+    let mut d2 = [0.0f32; 8];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; loads and stores are
+        // of four lanes at offsets 0 and 4 of 8-element arrays.
+        unsafe {
+            let (xv, yv, cv, iv) = (_mm_set1_ps(x), _mm_set1_ps(y), _mm_set1_ps(cut), _mm_set1_epi32(id as i32));
+            let mut hits = 0;
+            for at in [0, 4] {
+                let dx = _mm_sub_ps(_mm_loadu_ps(xs.as_ptr().add(at)), xv);
+                let dy = _mm_sub_ps(_mm_loadu_ps(ys.as_ptr().add(at)), yv);
+                let d = _mm_add_ps(_mm_mul_ps(dx, dx), _mm_mul_ps(dy, dy));
+                _mm_storeu_ps(d2.as_mut_ptr().add(at), d);
+                let own = _mm_cmpeq_epi32(_mm_loadu_si128(ids.as_ptr().add(at).cast()), iv);
+                let keep = _mm_andnot_ps(_mm_castsi128_ps(own), _mm_cmple_ps(d, cv));
+                hits |= (_mm_movemask_ps(keep) as u32) << at;
+            }
+            (d2, hits)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut hits = 0;
+        for j in 0..8 {
+            let (dx, dy) = (xs[j] - x, ys[j] - y);
+            d2[j] = dx * dx + dy * dy;
+            hits |= ((d2[j] <= cut && ids[j] != id) as u32) << j;
+        }
+        (d2, hits)
+    }
+}
+
 impl Nearest {
     /// `K`, the most neighbours it keeps.
     pub fn capacity(&self) -> usize {
@@ -388,14 +425,8 @@ impl SpatialGrid {
                 let ys: &[f32; 8] = self.ys[start..start + 8].try_into().expect("padded");
                 let ids: &[u32; 8] = self.ids[start..start + 8].try_into().expect("padded");
                 let valid = (1u32 << (hi - start).min(8)) - 1;
-                let mut hits = 0u32;
-                let mut d2 = [0.0f32; 8];
-                for j in 0..8 {
-                    let (dx, dy) = (xs[j] - x, ys[j] - y);
-                    d2[j] = dx * dx + dy * dy;
-                    hits |= ((d2[j] <= cut) as u32 & (ids[j] != id) as u32) << j;
-                }
-                hits &= valid;
+                let (d2, hits) = block_hits(xs, ys, ids, x, y, id, cut);
+                let mut hits = hits & valid;
                 while hits != 0 {
                     let j = hits.trailing_zeros() as usize;
                     hits &= hits - 1;
