@@ -189,6 +189,39 @@ fn block_hits(xs: &[f32; 8], ys: &[f32; 8], ids: &[u32; 8], x: f32, y: f32, id: 
     }
 }
 
+/// The sorted key list of one search, `L` slots (one of [`LANES`]): a
+/// local of fixed size, so that the compiler unrolls every insertion and
+/// may keep the list in registers for the whole search.
+struct Keys<const L: usize> {
+    keys: [f64; L],
+    k: usize,
+}
+
+impl<const L: usize> Keys<L> {
+    fn new(k: usize) -> Self {
+        Self { keys: [EMPTY; L], k }
+    }
+
+    /// Squared distance a candidate must not exceed to be kept: that of the
+    /// `(K+1)`-th key so far (`+∞` while fewer are held), since a candidate
+    /// that far away may still beat it on the tie-break.
+    #[inline]
+    fn cut(&self) -> f32 {
+        key_dist_sq(self.keys[self.k])
+    }
+
+    /// Squared distance of the `K`-th key so far, `+∞` while fewer are held.
+    #[inline]
+    fn kth(&self) -> f32 {
+        key_dist_sq(self.keys[self.k - 1])
+    }
+
+    #[inline]
+    fn offer(&mut self, dist_sq: f32, slot: usize) {
+        insert_sorted(&mut self.keys, key(dist_sq, slot));
+    }
+}
+
 impl Nearest {
     /// `K`, the most neighbours it keeps.
     pub fn capacity(&self) -> usize {
@@ -209,37 +242,14 @@ impl Nearest {
         }
     }
 
-    fn reset(&mut self) {
-        self.keys[..self.lanes].fill(EMPTY);
-        self.len = 0;
-    }
-
-    /// Squared distance a candidate must not exceed to be kept: that of the
-    /// `(K+1)`-th key so far (`+∞` while fewer are held), since a candidate
-    /// that far away may still beat it on the tie-break.
-    #[inline]
-    fn cut(&self) -> f32 {
-        key_dist_sq(self.keys[self.k])
-    }
-
-    /// Squared distance of the `K`-th key so far, `+∞` while fewer are held.
-    #[inline]
+    /// Squared distance of the `K`-th key, `+∞` if fewer were found.
     fn kth(&self) -> f32 {
         key_dist_sq(self.keys[self.k - 1])
     }
 
-    #[inline]
-    fn offer(&mut self, dist_sq: f32, slot: usize) {
-        // One fixed width per arm, so each insertion is unrolled.
-        let (keys, x) = (&mut self.keys, key(dist_sq, slot));
-        match self.lanes {
-            2 => insert_sorted(&mut keys[..2], x),
-            4 => insert_sorted(&mut keys[..4], x),
-            8 => insert_sorted(&mut keys[..8], x),
-            18 => insert_sorted(&mut keys[..18], x),
-            34 => insert_sorted(&mut keys[..34], x),
-            _ => insert_sorted(&mut keys[..KEY_SLOTS], x),
-        }
+    /// Squared distance of the `(K+1)`-th key, `+∞` if fewer were found.
+    fn next_after_kth(&self) -> f32 {
+        key_dist_sq(self.keys[self.k])
     }
 
     pub fn len(&self) -> usize {
@@ -403,14 +413,15 @@ impl SpatialGrid {
     /// cells covering the disc of radius `reach` around `(x, y)`; returns
     /// the radius actually covered (a hair more, so rounding in the cell
     /// index never drops a cell).
-    fn scan_square(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Nearest) -> f32 {
+    #[inline]
+    fn scan_square<const L: usize>(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Keys<L>) -> f32 {
         let reach = reach * 1.0001 + 1e-6;
         let (c0, c1) = (self.col(x - reach), self.col(x + reach));
         let (r0, r1) = (self.row(y - reach), self.row(y + reach));
         let centre = self.row(y);
         // The agent's own row first, then outwards, so the cut-off below
         // shrinks early.
-        let scan_row = |r: usize, out: &mut Nearest| {
+        let scan_row = |r: usize, out: &mut Keys<L>| {
             let base = r * self.cols;
             let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
             // Distances in blocks of 8 with no branches (vectorised), then
@@ -490,16 +501,15 @@ impl SpatialGrid {
         self.xs[..n].iter().zip(&self.ys[..n]).zip(&self.ids[..n]).map(|((&x, &y), &id)| (x, y, id))
     }
 
-    /// Fills `out` with the `K` nearest agents other than `id` within
-    /// `radius` of `(x, y)` (distance ≤ R, compared as `d² ≤ R²` in `f32`),
-    /// nearest first, ties by smaller id. `K` is `out`'s capacity.
-    pub fn nearest(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+    /// The square search into an `L`-slot list, grown until it proves the
+    /// answer; leaves the keys in `out` and returns the reach it covered.
+    fn search<const L: usize>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) -> f32 {
         let r2 = radius * radius;
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
+        let mut keys = Keys::<L>::new(out.k);
         loop {
-            out.reset();
-            let covered = self.scan_square(x, y, id, reach, r2, out);
-            let kth = out.kth();
+            let covered = self.scan_square(x, y, id, reach, r2, &mut keys);
+            let kth = keys.kth();
             // Done when everything that could beat the K-th lies inside the
             // square (K found within it), or the square covered `R`.
             if kth <= covered * covered || reach >= radius {
@@ -508,10 +518,27 @@ impl SpatialGrid {
             // Fewer than K: look as far as R. K found, the last beyond
             // `reach`: a square of that distance holds every better one.
             reach = if kth.is_finite() { kth.sqrt().min(radius) } else { radius };
+            keys = Keys::new(out.k);
         }
+        out.keys[..L].copy_from_slice(&keys.keys);
+        reach
+    }
+
+    /// Fills `out` with the `K` nearest agents other than `id` within
+    /// `radius` of `(x, y)` (distance ≤ R, compared as `d² ≤ R²` in `f32`),
+    /// nearest first, ties by smaller id. `K` is `out`'s capacity.
+    pub fn nearest(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+        // One instance of the search per list width, the list a local.
+        let reach = match out.lanes {
+            4 => self.search::<4>(x, y, id, radius, out),
+            8 => self.search::<8>(x, y, id, radius, out),
+            18 => self.search::<18>(x, y, id, radius, out),
+            34 => self.search::<34>(x, y, id, radius, out),
+            _ => self.search::<KEY_SLOTS>(x, y, id, radius, out),
+        };
         // Anything outside the square is farther than the K-th, so only
         // the (K+1)-th key can tie with it.
-        if out.kth() == out.cut() && out.kth().is_finite() {
+        if out.kth() == out.next_after_kth() && out.kth().is_finite() {
             return self.break_ties(x, y, id, reach, out);
         }
         let mut len = 0;
