@@ -308,8 +308,11 @@ pub struct Columns<'a> {
 pub struct SpatialGrid {
     cols: usize,
     rows: usize,
-    cell_w: f32,
-    cell_h: f32,
+    /// Cells per world unit along x and y: a cell index is a multiply, not
+    /// a division (any monotone map is exact here, as long as the rebuild
+    /// and the search use the same one).
+    per_x: f32,
+    per_y: f32,
     /// `starts[c] .. starts[c + 1]` is cell `c`'s range in the arrays below.
     starts: Vec<u32>,
     xs: Vec<f32>,
@@ -336,11 +339,12 @@ const AGENTS_PER_CELL: f32 = 2.0;
 /// radius; cells grow instead (correctness holds for any cell size).
 const MAX_CELLS_PER_AXIS: usize = 4096;
 
-/// The cell (column or row) holding coordinate `v`, for cells `width`
-/// wide, `count` of them; outside the world clamps to the edge cells.
+/// The cell (column or row) holding coordinate `v`, for `per_unit` cells
+/// per world unit, `count` of them; outside the world clamps to the edge
+/// cells.
 #[inline]
-fn axis_cell(v: f32, width: f32, count: usize) -> usize {
-    ((v / width) as isize).clamp(0, count as isize - 1) as usize
+fn axis_cell(v: f32, per_unit: f32, count: usize) -> usize {
+    ((v * per_unit) as isize).clamp(0, count as isize - 1) as usize
 }
 
 impl SpatialGrid {
@@ -358,8 +362,8 @@ impl SpatialGrid {
         let cell = (CELL_PER_REACH * self.first_reach).max((AGENTS_PER_CELL / density).sqrt()).max(radius / 64.0);
         self.cols = ((width / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.rows = ((height / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
-        self.cell_w = width / self.cols as f32;
-        self.cell_h = height / self.rows as f32;
+        self.per_x = self.cols as f32 / width;
+        self.per_y = self.rows as f32 / height;
         let cells = self.cols * self.rows;
 
         self.rank.resize(n, 0);
@@ -367,10 +371,10 @@ impl SpatialGrid {
         for part in parts {
             let out = &mut self.rank[offset..offset + part.positions.len()];
             offset += out.len();
-            let (cols, rows, cell_w, cell_h) = (self.cols, self.rows, self.cell_w, self.cell_h);
+            let (cols, rows, per_x, per_y) = (self.cols, self.rows, self.per_x, self.per_y);
             out.par_chunks_mut(CHUNK).zip(part.positions.par_chunks(CHUNK)).for_each(|(out, positions)| {
                 for (c, p) in out.iter_mut().zip(positions) {
-                    *c = (axis_cell(p.0.y, cell_h, rows) * cols + axis_cell(p.0.x, cell_w, cols)) as u32;
+                    *c = (axis_cell(p.0.y, per_y, rows) * cols + axis_cell(p.0.x, per_x, cols)) as u32;
                 }
             });
         }
@@ -460,12 +464,12 @@ impl SpatialGrid {
 
     #[inline]
     fn col(&self, x: f32) -> usize {
-        axis_cell(x, self.cell_w, self.cols)
+        axis_cell(x, self.per_x, self.cols)
     }
 
     #[inline]
     fn row(&self, y: f32) -> usize {
-        axis_cell(y, self.cell_h, self.rows)
+        axis_cell(y, self.per_y, self.rows)
     }
 
     /// Settles who is in the set by id when the `K`-th and `(K+1)`-th keys
