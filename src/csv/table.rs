@@ -215,12 +215,72 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     })?;
     let body = header.position();
     let cuts = chunk_starts(data, body, options.chunk_size);
-    let chunks: Vec<Result<Chunk, CsvError>> =
-        cuts.par_windows(2).map(|w| parse_chunk(data, w[0], w[1], &names, options.keep_offsets)).collect();
+    let layout = Layout::of(data, &cuts, names.len());
+    // Zeroed allocations: the pages are faulted in by the chunks that
+    // write them, on their own threads.
+    let mut buffers: Vec<Vec<u64>> =
+        layout.as_ref().map(|l| (0..names.len()).map(|_| vec![0u64; l.capacity]).collect()).unwrap_or_default();
+    let regions = layout.as_ref().map(|l| l.regions(&mut buffers));
+    // Every chunk's result, then the first error in input order (a
+    // parallel collect into `Result` would report whichever came first).
+    let chunks: Vec<Result<Chunk, CsvError>> = match regions {
+        Some(regions) => cuts
+            .par_windows(2)
+            .zip(regions)
+            .map(|(w, r)| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, Some(r)).map(Chunk::detach))
+            .collect(),
+        None => cuts
+            .par_windows(2)
+            .map(|w| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, None).map(Chunk::detach))
+            .collect(),
+    };
     let chunks: Vec<Chunk> = chunks.into_iter().collect::<Result<_, _>>()?;
     let rows = chunks.iter().map(|c| c.rows).sum();
-    let columns = join_chunks(data, &names, &cuts, chunks, options.keep_offsets)?;
+    let placed = layout.map(|l| (buffers, l));
+    let columns = join_chunks(data, &names, &cuts, chunks, placed, options.keep_offsets)?;
     Ok(Table { columns, rows })
+}
+
+/// Where each chunk's rows go in whole-column buffers, when that is known
+/// before parsing: with no quotes in the input every line end closes one
+/// record, so a chunk (but the last, which may lack a final line end or
+/// end in blank lines) holds exactly as many rows as line ends. Chunks
+/// then write their numbers straight into their range of each column,
+/// instead of into vectors of their own that are joined (copied, and the
+/// memory faulted in and freed again) afterwards.
+struct Layout {
+    /// Rows counted for each chunk (the last: one more, an upper bound).
+    counts: Vec<usize>,
+    /// First row of each chunk.
+    bases: Vec<usize>,
+    capacity: usize,
+}
+
+impl Layout {
+    fn of(data: &[u8], cuts: &[usize], width: usize) -> Option<Self> {
+        if cuts.len() < 3 || width == 0 || memchr::memchr(b'"', &data[cuts[0]..]).is_some() {
+            return None;
+        }
+        let mut counts: Vec<usize> =
+            cuts.par_windows(2).map(|w| memchr::memchr_iter(b'\n', &data[w[0]..w[1]]).count()).collect();
+        *counts.last_mut().expect("two chunks or more") += 1;
+        let bases = counts.iter().scan(0, |base, &n| Some(std::mem::replace(base, *base + n))).collect();
+        Some(Self { capacity: counts.iter().sum(), counts, bases })
+    }
+
+    /// Each chunk's range of every column buffer: `regions[chunk][column]`.
+    fn regions<'a>(&self, buffers: &'a mut [Vec<u64>]) -> Vec<Vec<&'a mut [u64]>> {
+        let mut regions: Vec<Vec<&'a mut [u64]>> = self.counts.iter().map(|_| Vec::new()).collect();
+        for buffer in buffers {
+            let mut rest = buffer.as_mut_slice();
+            for (chunk, &n) in regions.iter_mut().zip(&self.counts) {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+                chunk.push(head);
+                rest = tail;
+            }
+        }
+        regions
+    }
 }
 
 /// Record starts that cut `data[body..]` into chunks of about
@@ -264,28 +324,129 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Vec<usize> {
     cuts
 }
 
-/// Values of one column while a chunk is read.
-enum Builder {
+/// Values of one column while a chunk is read. Numbers are kept as their
+/// bits (`i64` or `f64`, 8 bytes either way), so a column that turns from
+/// integers to floats is converted where it lies.
+enum Builder<'a> {
     /// Only missing values so far.
     Unknown,
-    Integer(Vec<i64>),
-    Float(Vec<f64>),
+    Integer(Slots<'a>),
+    Float(Slots<'a>),
     Text(TextValues),
     /// Became text after numbers: re-read as text once the chunk is done.
     TextLater,
 }
 
-struct ColumnChunk {
-    builder: Builder,
+/// Where a chunk keeps a numeric column's values.
+enum Slots<'a> {
+    /// A vector of its own, joined to the others afterwards.
+    Own(Vec<u64>),
+    /// Its range of the whole column's buffer ([`Layout`]), `len` filled.
+    Range { out: &'a mut [u64], len: usize },
+    /// After parsing: `len` values already in place in the buffer.
+    Placed(usize),
+}
+
+impl<'a> Slots<'a> {
+    /// Storage whose first `before` values are `fill`: the chunk's range
+    /// of the column if it has one, else a vector.
+    fn start(region: Option<&'a mut [u64]>, capacity: usize, before: usize, fill: u64) -> Self {
+        match region {
+            Some(out) if out.len() > before => {
+                out[..before].fill(fill);
+                Slots::Range { out, len: before }
+            }
+            _ => {
+                let mut v = Vec::with_capacity(capacity.max(before + 1));
+                v.resize(before, fill);
+                Slots::Own(v)
+            }
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, bits: u64) {
+        if let Slots::Range { out, len } = self {
+            if *len < out.len() {
+                out[*len] = bits;
+                *len += 1;
+                return;
+            }
+            // More rows than counted (cannot happen for well-formed
+            // quote-free input, but never lose data): carry on in a vector.
+            let own = out[..*len].to_vec();
+            *self = Slots::Own(own);
+        }
+        if let Slots::Own(v) = self {
+            v.push(bits);
+        }
+    }
+
+    fn pop(&mut self) {
+        match self {
+            Slots::Own(v) => {
+                v.pop();
+            }
+            Slots::Range { len, .. } => *len = len.saturating_sub(1),
+            Slots::Placed(_) => unreachable!("placed values are final"),
+        }
+    }
+
+    /// The values filled so far.
+    fn values_mut(&mut self) -> &mut [u64] {
+        match self {
+            Slots::Own(v) => v,
+            Slots::Range { out, len } => &mut out[..*len],
+            Slots::Placed(_) => unreachable!("placed values are final"),
+        }
+    }
+
+    /// Ends the borrow of the column buffer: a range becomes `Placed`.
+    fn detach(self) -> Slots<'static> {
+        match self {
+            Slots::Own(v) => Slots::Own(v),
+            Slots::Range { len, .. } | Slots::Placed(len) => Slots::Placed(len),
+        }
+    }
+}
+
+struct ColumnChunk<'a> {
+    builder: Builder<'a>,
     missing: Vec<usize>,
     offsets: Vec<usize>,
     /// Capacity to give the values once their type is known.
     expected_rows: usize,
+    /// This chunk's range of the column's buffer, until numbers need it.
+    region: Option<&'a mut [u64]>,
 }
 
-struct Chunk {
-    columns: Vec<ColumnChunk>,
+struct Chunk<'a> {
+    columns: Vec<ColumnChunk<'a>>,
     rows: usize,
+}
+
+impl Chunk<'_> {
+    /// The same chunk, no longer borrowing the column buffers.
+    fn detach(self) -> Chunk<'static> {
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|c| ColumnChunk {
+                builder: match c.builder {
+                    Builder::Unknown => Builder::Unknown,
+                    Builder::Integer(v) => Builder::Integer(v.detach()),
+                    Builder::Float(v) => Builder::Float(v.detach()),
+                    Builder::Text(v) => Builder::Text(v),
+                    Builder::TextLater => Builder::TextLater,
+                },
+                missing: c.missing,
+                offsets: c.offsets,
+                expected_rows: c.expected_rows,
+                region: None,
+            })
+            .collect();
+        Chunk { columns, rows: self.rows }
+    }
 }
 
 /// A number's sign and the bytes after it.
@@ -383,9 +544,11 @@ fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str,
     })
 }
 
-impl ColumnChunk {
-    fn new(expected_rows: usize) -> Self {
-        Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new(), expected_rows }
+const NAN_BITS: u64 = 0x7FF8_0000_0000_0000; // f64::NAN.to_bits()
+
+impl<'a> ColumnChunk<'a> {
+    fn new(expected_rows: usize, region: Option<&'a mut [u64]>) -> Self {
+        Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new(), expected_rows, region }
     }
 
     /// Takes back the last field pushed, which was empty (missing).
@@ -394,12 +557,7 @@ impl ColumnChunk {
         self.offsets.pop();
         match &mut self.builder {
             Builder::Unknown | Builder::TextLater => {}
-            Builder::Integer(v) => {
-                v.pop();
-            }
-            Builder::Float(v) => {
-                v.pop();
-            }
+            Builder::Integer(v) | Builder::Float(v) => v.pop(),
             Builder::Text(v) => {
                 v.ends.pop();
             }
@@ -414,7 +572,7 @@ impl ColumnChunk {
             match &mut self.builder {
                 Builder::Unknown | Builder::TextLater => {}
                 Builder::Integer(v) => v.push(0),
-                Builder::Float(v) => v.push(f64::NAN),
+                Builder::Float(v) => v.push(NAN_BITS),
                 Builder::Text(v) => v.push(""),
             }
             return Ok(());
@@ -422,15 +580,21 @@ impl ColumnChunk {
         match &mut self.builder {
             Builder::Integer(v) => {
                 if let Some(i) = parse_integer(field) {
-                    v.push(i);
+                    v.push(i as u64);
                 } else if let Some(f) = parse_float(field) {
-                    let mut floats: Vec<f64> = Vec::with_capacity(v.capacity().max(v.len() + 1));
-                    floats.extend(v.iter().map(|&i| i as f64));
-                    for &m in &self.missing {
-                        floats[m] = f64::NAN;
+                    // Turn the integers so far into floats where they lie.
+                    let Builder::Integer(mut v) = std::mem::replace(&mut self.builder, Builder::Unknown) else {
+                        unreachable!("matched above")
+                    };
+                    let values = v.values_mut();
+                    for b in values.iter_mut() {
+                        *b = (*b as i64 as f64).to_bits();
                     }
-                    floats.push(f);
-                    self.builder = Builder::Float(floats);
+                    for &m in &self.missing {
+                        values[m] = NAN_BITS;
+                    }
+                    v.push(f.to_bits());
+                    self.builder = Builder::Float(v);
                 } else {
                     text_of(data, info, field)?;
                     self.builder = Builder::TextLater;
@@ -438,7 +602,7 @@ impl ColumnChunk {
             }
             Builder::Float(v) => {
                 if let Some(f) = parse_float(field) {
-                    v.push(f);
+                    v.push(f.to_bits());
                 } else {
                     text_of(data, info, field)?;
                     self.builder = Builder::TextLater;
@@ -451,16 +615,13 @@ impl ColumnChunk {
             Builder::Unknown => {
                 // Every earlier row was missing: fill their placeholders.
                 let before = row;
-                let capacity = self.expected_rows.max(before + 1);
                 self.builder = if let Some(i) = parse_integer(field) {
-                    let mut v = Vec::with_capacity(capacity);
-                    v.resize(before, 0);
-                    v.push(i);
+                    let mut v = Slots::start(self.region.take(), self.expected_rows, before, 0);
+                    v.push(i as u64);
                     Builder::Integer(v)
                 } else if let Some(f) = parse_float(field) {
-                    let mut v = Vec::with_capacity(capacity);
-                    v.resize(before, f64::NAN);
-                    v.push(f);
+                    let mut v = Slots::start(self.region.take(), self.expected_rows, before, NAN_BITS);
+                    v.push(f.to_bits());
                     Builder::Float(v)
                 } else {
                     let mut v = TextValues::default();
@@ -477,14 +638,23 @@ impl ColumnChunk {
 }
 
 /// Parses the records of `data[start..end]`.
-fn parse_chunk(data: &[u8], start: usize, end: usize, names: &[String], keep_offsets: bool) -> Result<Chunk, CsvError> {
+fn parse_chunk<'a>(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    names: &[String],
+    keep_offsets: bool,
+    regions: Option<Vec<&'a mut [u64]>>,
+) -> Result<Chunk<'a>, CsvError> {
     let width = names.len();
     // Rows expected, from the line ends in the chunk's first 64 KiB, so
     // the columns grow once instead of doubling (and copying) their way up.
     let sample = &data[start..end.min(start + (64 << 10))];
     let sample_rows = memchr::memchr_iter(b'\n', sample).count().max(1);
     let expected = (sample_rows as f64 * (end - start) as f64 / sample.len().max(1) as f64 * 1.05) as usize + 16;
-    let mut columns: Vec<ColumnChunk> = (0..width).map(|_| ColumnChunk::new(expected)).collect();
+    let mut regions = regions.map(Vec::into_iter);
+    let mut columns: Vec<ColumnChunk> =
+        (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next))).collect();
     let mut records = Records::new(data, start, end);
     let mut rows = 0;
     loop {
@@ -555,11 +725,14 @@ fn reread_text(data: &[u8], start: usize, end: usize, index: usize, rows: usize)
 }
 
 /// Joins the chunks' columns, widening types where chunks disagree.
+/// `placed` holds the column buffers and their [`Layout`] when chunks
+/// wrote their numbers in place.
 fn join_chunks(
     data: &[u8],
     names: &[String],
     cuts: &[usize],
-    chunks: Vec<Chunk>,
+    mut chunks: Vec<Chunk<'static>>,
+    placed: Option<(Vec<Vec<u64>>, Layout)>,
     keep_offsets: bool,
 ) -> Result<Vec<Column>, CsvError> {
     let width = names.len();
@@ -576,67 +749,128 @@ fn join_chunks(
                 .max()
         })
         .collect();
-    let mut columns: Vec<Column> = names
-        .iter()
-        .zip(&final_types)
-        .map(|(name, t)| Column {
-            name: name.clone(),
-            values: match t.unwrap_or(ColumnType::Text) {
-                ColumnType::Integer => Values::Integer(Vec::new()),
-                ColumnType::Float => Values::Float(Vec::new()),
-                ColumnType::Text => Values::Text(TextValues::default()),
-            },
-            missing: Vec::new(),
-            offsets: keep_offsets.then(Vec::new),
-        })
-        .collect();
     let total_rows: usize = chunks.iter().map(|c| c.rows).sum();
-    let mut row_base = 0;
-    for (k, chunk) in chunks.into_iter().enumerate() {
-        for (c, part) in chunk.columns.into_iter().enumerate() {
-            let column = &mut columns[c];
-            let rows = chunk.rows;
-            column.missing.extend(part.missing.iter().map(|&r| r + row_base));
-            if let Some(offsets) = &mut column.offsets {
-                offsets.extend(part.offsets);
+    let (mut buffers, layout) = match placed {
+        Some((buffers, layout)) => (buffers.into_iter().map(Some).collect(), Some(layout)),
+        None => (Vec::new(), None),
+    };
+    let mut columns = Vec::with_capacity(width);
+    for (c, name) in names.iter().enumerate() {
+        let mut missing = Vec::new();
+        let mut offsets = keep_offsets.then(Vec::new);
+        let mut row_base = 0;
+        for chunk in &mut chunks {
+            let part = &mut chunk.columns[c];
+            missing.extend(part.missing.iter().map(|&r| r + row_base));
+            if let Some(offsets) = &mut offsets {
+                offsets.append(&mut part.offsets);
             }
-            match (&mut column.values, part.builder) {
-                // The first chunk's values move in; later ones append.
-                // (then grown once to the total, so appends never copy it again).
-                (Values::Integer(all), Builder::Integer(v)) if all.is_empty() => {
-                    *all = v;
-                    all.reserve_exact(total_rows - all.len());
-                }
-                (Values::Float(all), Builder::Float(v)) if all.is_empty() => {
-                    *all = v;
-                    all.reserve_exact(total_rows - all.len());
-                }
-                (Values::Integer(all), Builder::Integer(v)) => all.extend(v),
-                (Values::Integer(all), Builder::Unknown) => all.extend(std::iter::repeat_n(0, rows)),
-                (Values::Float(all), Builder::Float(v)) => all.extend(v),
-                (Values::Float(all), Builder::Integer(v)) => {
-                    let start = all.len();
-                    all.extend(v.into_iter().map(|i| i as f64));
-                    for &m in &part.missing {
-                        all[start + m] = f64::NAN;
-                    }
-                }
-                (Values::Float(all), Builder::Unknown) => all.extend(std::iter::repeat_n(f64::NAN, rows)),
-                (Values::Text(all), Builder::Text(v)) => all.append(v),
-                (Values::Text(all), Builder::Unknown) => {
-                    for _ in 0..rows {
-                        all.push("");
-                    }
-                }
-                (Values::Text(all), Builder::Integer(_) | Builder::Float(_)) => {
-                    all.append(reread_text(data, cuts[k], cuts[k + 1], c, rows)?);
-                }
-                _ => unreachable!("the final type is the widest of the chunks' types"),
-            }
+            row_base += chunk.rows;
         }
-        row_base += chunk.rows;
+        let buffer = buffers.get_mut(c).and_then(Option::take);
+        let values = match final_types[c].unwrap_or(ColumnType::Text) {
+            ColumnType::Text => Values::Text(join_text(data, cuts, &mut chunks, c)?),
+            numeric => {
+                let mut all = join_numbers(&mut chunks, c, total_rows, buffer, layout.as_ref());
+                // Chunks still holding integers in a float column, or
+                // nothing but missing values: widen or fill their rows.
+                let mut base = 0;
+                for chunk in &chunks {
+                    let part = &chunk.columns[c];
+                    let rows = &mut all[base..base + chunk.rows];
+                    match (&part.builder, numeric) {
+                        (Builder::Integer(_), ColumnType::Float) => {
+                            rows.iter_mut().for_each(|b| *b = (*b as i64 as f64).to_bits());
+                            part.missing.iter().for_each(|&m| rows[m] = NAN_BITS);
+                        }
+                        (Builder::Unknown, ColumnType::Float) => rows.fill(NAN_BITS),
+                        (Builder::Unknown, _) => rows.fill(0),
+                        _ => {}
+                    }
+                    base += chunk.rows;
+                }
+                // Same size and alignment: these collect in place.
+                match numeric {
+                    ColumnType::Integer => Values::Integer(all.into_iter().map(|b| b as i64).collect()),
+                    _ => Values::Float(all.into_iter().map(f64::from_bits).collect()),
+                }
+            }
+        };
+        columns.push(Column { name: name.clone(), values, missing, offsets });
     }
     Ok(columns)
+}
+
+/// Column `c`'s numbers (as bits) of all chunks, end to end. When every
+/// chunk wrote in place and held as many rows as counted, that is the
+/// column buffer itself, cut to length; otherwise the parts are copied
+/// into one vector (the first chunk's own vector moved in, not copied).
+/// Rows of missing-only chunks are left 0 for the caller to fill.
+fn join_numbers(
+    chunks: &mut [Chunk<'static>],
+    c: usize,
+    total_rows: usize,
+    buffer: Option<Vec<u64>>,
+    layout: Option<&Layout>,
+) -> Vec<u64> {
+    let last = chunks.len() - 1;
+    let in_place = layout.is_some_and(|layout| {
+        chunks.iter().enumerate().all(|(k, chunk)| {
+            (k == last || chunk.rows == layout.counts[k])
+                && match &chunk.columns[c].builder {
+                    Builder::Integer(Slots::Placed(n)) | Builder::Float(Slots::Placed(n)) => *n == chunk.rows,
+                    Builder::Unknown => true,
+                    _ => false,
+                }
+        })
+    });
+    match buffer {
+        Some(mut buffer) if in_place => {
+            buffer.truncate(total_rows);
+            buffer
+        }
+        buffer => {
+            let mut all: Vec<u64> = Vec::new();
+            for (k, chunk) in chunks.iter_mut().enumerate() {
+                let start = all.len();
+                match &mut chunk.columns[c].builder {
+                    Builder::Integer(Slots::Own(v)) | Builder::Float(Slots::Own(v)) if k == 0 => {
+                        all = std::mem::take(v);
+                        all.reserve_exact(total_rows - all.len());
+                    }
+                    Builder::Integer(Slots::Own(v)) | Builder::Float(Slots::Own(v)) => all.extend_from_slice(v),
+                    Builder::Integer(Slots::Placed(n)) | Builder::Float(Slots::Placed(n)) => {
+                        let base = layout.expect("placed values have a layout").bases[k];
+                        all.extend_from_slice(&buffer.as_ref().expect("placed values have a buffer")[base..base + *n]);
+                    }
+                    _ => {}
+                }
+                all.resize(start + chunk.rows, 0);
+            }
+            all
+        }
+    }
+}
+
+/// Column `c` of all chunks as text (a chunk that read it as numbers
+/// reads it again as text).
+fn join_text(data: &[u8], cuts: &[usize], chunks: &mut [Chunk<'static>], c: usize) -> Result<TextValues, CsvError> {
+    let mut all = TextValues::default();
+    for (k, chunk) in chunks.iter_mut().enumerate() {
+        let rows = chunk.rows;
+        match std::mem::replace(&mut chunk.columns[c].builder, Builder::TextLater) {
+            Builder::Text(v) => all.append(v),
+            Builder::Unknown => {
+                for _ in 0..rows {
+                    all.push("");
+                }
+            }
+            Builder::Integer(_) | Builder::Float(_) | Builder::TextLater => {
+                all.append(reread_text(data, cuts[k], cuts[k + 1], c, rows)?);
+            }
+        }
+    }
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -731,6 +965,43 @@ mod tests {
         let whole = table(text, 1 << 20).unwrap();
         for chunk_size in 1..text.len() {
             assert_eq!(table(text, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
+        }
+    }
+
+    /// Quote-free input: chunks count their rows up front and write numbers
+    /// straight into the column buffers ([`Layout`]). Every chunking must
+    /// still give the sequential result: a column turning float after
+    /// integers, one missing at first, one turning text late, one missing
+    /// throughout, CRLF and LF ends, no final line end or blank lines at
+    /// the end, and a one-column file where every blank line is a missing
+    /// row.
+    #[test]
+    fn quote_free_chunks_written_in_place_give_the_sequential_result() {
+        let mut text = String::from("a,b,c,d\n");
+        for i in 0..40 {
+            let a = if i == 23 { "2.5".to_string() } else { i.to_string() };
+            let b = if i < 9 { String::new() } else { format!("-{i}") };
+            let c = if i == 31 { "late text".to_string() } else { format!("{i}.25") };
+            let end = if i % 3 == 0 { "\r\n" } else { "\n" };
+            text += &format!("{a},{b},{c},{end}");
+        }
+        for tail in ["", "\n\n\r\n", "41,1,1.5,"] {
+            let text = format!("{text}{tail}");
+            let whole = table(&text, 1 << 20).unwrap();
+            assert_eq!(whole.rows, 40 + (tail.starts_with('4') as usize));
+            assert_eq!(whole.column("a").unwrap().column_type(), ColumnType::Float);
+            assert_eq!(whole.column("b").unwrap().missing, (0..9).collect::<Vec<_>>());
+            assert_eq!(whole.column("c").unwrap().column_type(), ColumnType::Text);
+            for chunk_size in 1..text.len() {
+                assert_eq!(table(&text, chunk_size).unwrap(), whole, "chunk size {chunk_size}, tail {tail:?}");
+            }
+        }
+        let one = "x\n1\n\n2\n\n3\n\n\n";
+        let whole = table(one, 1 << 20).unwrap();
+        // One column: every blank line is a missing value, at the end too.
+        assert_eq!((whole.rows, &whole.columns[0].missing), (7, &vec![1, 3, 5, 6]));
+        for chunk_size in 1..one.len() {
+            assert_eq!(table(one, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
         }
     }
 
