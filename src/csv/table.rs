@@ -17,7 +17,9 @@
 //! parallel and joined; a column whose chunks disagree on the type takes
 //! the wider one (the narrower chunks are converted, or re-read as text).
 //! The first error in the input wins, so results and errors equal a
-//! sequential parse's, whatever the chunk size.
+//! sequential parse's, whatever the chunk size. Input with no quotes at
+//! all skips the join for numbers: its rows are counted up front and each
+//! chunk writes into its own range of whole-column buffers ([`Layout`]).
 
 use rayon::prelude::*;
 
@@ -220,20 +222,17 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     // write them, on their own threads.
     let mut buffers: Vec<Vec<u64>> =
         layout.as_ref().map(|l| (0..names.len()).map(|_| vec![0u64; l.capacity]).collect()).unwrap_or_default();
-    let regions = layout.as_ref().map(|l| l.regions(&mut buffers));
+    let regions: Vec<Option<Vec<&mut [u64]>>> = match &layout {
+        Some(l) => l.regions(&mut buffers).into_iter().map(Some).collect(),
+        None => (1..cuts.len()).map(|_| None).collect(),
+    };
     // Every chunk's result, then the first error in input order (a
     // parallel collect into `Result` would report whichever came first).
-    let chunks: Vec<Result<Chunk, CsvError>> = match regions {
-        Some(regions) => cuts
-            .par_windows(2)
-            .zip(regions)
-            .map(|(w, r)| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, Some(r)).map(Chunk::detach))
-            .collect(),
-        None => cuts
-            .par_windows(2)
-            .map(|w| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, None).map(Chunk::detach))
-            .collect(),
-    };
+    let chunks: Vec<Result<Chunk, CsvError>> = cuts
+        .par_windows(2)
+        .zip(regions)
+        .map(|(w, r)| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, r).map(Chunk::detach))
+        .collect();
     let chunks: Vec<Chunk> = chunks.into_iter().collect::<Result<_, _>>()?;
     let rows = chunks.iter().map(|c| c.rows).sum();
     let placed = layout.map(|l| (buffers, l));
