@@ -419,9 +419,7 @@ impl SpatialGrid {
     /// index never drops a cell).
     #[inline]
     fn scan_square<const L: usize>(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Keys<L>) -> f32 {
-        let reach = reach * 1.0001 + 1e-6;
-        let (c0, c1) = (self.col(x - reach), self.col(x + reach));
-        let (r0, r1) = (self.row(y - reach), self.row(y + reach));
+        let (reach, (c0, c1), (r0, r1)) = self.square(x, y, reach);
         let centre = self.row(y);
         // The agent's own row first, then outwards, so the cut-off below
         // shrinks early.
@@ -462,6 +460,15 @@ impl SpatialGrid {
         reach
     }
 
+    /// The square of cells covering the disc of radius `reach` around
+    /// `(x, y)`: the radius it covers (a hair more, so rounding in the cell
+    /// index never drops a cell), its columns and its rows (inclusive).
+    #[inline]
+    fn square(&self, x: f32, y: f32, reach: f32) -> (f32, (usize, usize), (usize, usize)) {
+        let reach = reach * 1.0001 + 1e-6;
+        (reach, (self.col(x - reach), self.col(x + reach)), (self.row(y - reach), self.row(y + reach)))
+    }
+
     #[inline]
     fn col(&self, x: f32) -> usize {
         axis_cell(x, self.per_x, self.cols)
@@ -477,10 +484,9 @@ impl SpatialGrid {
     /// sorted by `(distance², id)`, first `K`. Rare (exact float ties).
     fn break_ties(&self, x: f32, y: f32, id: u32, reach: f32, out: &mut Nearest) {
         let kth = out.kth();
-        let reach = reach * 1.0001 + 1e-6;
-        let (c0, c1) = (self.col(x - reach), self.col(x + reach));
+        let (_, (c0, c1), (r0, r1)) = self.square(x, y, reach);
         out.ties.clear();
-        for r in self.row(y - reach)..=self.row(y + reach) {
+        for r in r0..=r1 {
             let base = r * self.cols;
             for at in self.starts[base + c0] as usize..self.starts[base + c1 + 1] as usize {
                 let (dx, dy) = (self.xs[at] - x, self.ys[at] - y);
