@@ -772,7 +772,8 @@ fn join_chunks(
             numeric => {
                 let mut all = join_numbers(&mut chunks, c, total_rows, buffer, layout.as_ref());
                 // Chunks still holding integers in a float column, or
-                // nothing but missing values: widen or fill their rows.
+                // nothing but missing values in one: widen or fill their
+                // rows (in an integer column those rows are already 0).
                 let mut base = 0;
                 for chunk in &chunks {
                     let part = &chunk.columns[c];
@@ -783,7 +784,6 @@ fn join_chunks(
                             part.missing.iter().for_each(|&m| rows[m] = NAN_BITS);
                         }
                         (Builder::Unknown, ColumnType::Float) => rows.fill(NAN_BITS),
-                        (Builder::Unknown, _) => rows.fill(0),
                         _ => {}
                     }
                     base += chunk.rows;
