@@ -5,10 +5,12 @@
 //! |---|---|
 //! | [`split`] | the splitting core: records and fields over bytes |
 //! | [`table`] | typed columns, inferred per column; parallel chunked parsing |
+//! | [`plain`] | the fast lane: rows of plain numbers scanned and parsed in one pass |
 //! | [`stats`] | files (memory-mapped) and dataset statistics |
 //! | [`error`] | errors naming file, line and column |
 
 pub mod error;
+pub mod plain;
 pub mod split;
 pub mod stats;
 pub mod table;

@@ -82,6 +82,19 @@ impl<'a> Records<'a> {
         self.pos
     }
 
+    /// Whether the slice holds no `"` at all.
+    pub fn is_quote_free(&self) -> bool {
+        self.quote_free
+    }
+
+    /// Goes on from `pos`, a record start at or after [`Self::position`]
+    /// that the caller found by reading the records before it (only in a
+    /// quote-free slice, where no `memchr3` iterator state is kept).
+    pub fn resume_at(&mut self, pos: usize) {
+        assert!(self.quote_free && pos >= self.pos && pos <= self.end, "resume only forward in a quote-free slice");
+        self.pos = pos;
+    }
+
     /// Whether only blank lines remain in the whole input (not just this
     /// reader's slice: a parallel chunk must decide as a sequential read).
     pub fn only_blank_lines_left(&self) -> bool {

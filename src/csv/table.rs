@@ -24,6 +24,7 @@
 use rayon::prelude::*;
 
 use super::error::CsvError;
+use super::plain::{POW10, plain_row};
 use super::split::{FieldInfo, Records, is_blank};
 
 /// Inferred type of a column.
@@ -482,12 +483,6 @@ pub fn parse_integer(field: &[u8]) -> Option<i64> {
     }
 }
 
-/// Exact powers of ten as `f64` (all below 2^53 · 2^22, so exact).
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-    1e21, 1e22,
-];
-
 /// A finite float, allowing surrounding spaces (no `nan`, no `inf`).
 ///
 /// Plain decimals (`-12.345`, up to 15 significant digits, as sensor data
@@ -560,6 +555,15 @@ impl<'a> ColumnChunk<'a> {
             Builder::Text(v) => {
                 v.ends.pop();
             }
+        }
+    }
+
+    /// Adds a present number of the column's type (from the fast lane).
+    #[inline]
+    fn push_number(&mut self, bits: u64) {
+        match &mut self.builder {
+            Builder::Integer(v) | Builder::Float(v) => v.push(bits),
+            _ => unreachable!("the fast lane runs on numeric columns only"),
         }
     }
 
@@ -636,6 +640,19 @@ impl<'a> ColumnChunk<'a> {
     }
 }
 
+/// Whether every column is numeric so far (so a row of plain numbers can
+/// take the fast lane), with `floats[i]` telling column `i`'s type.
+fn numeric_kinds(columns: &[ColumnChunk], floats: &mut [bool]) -> bool {
+    for (column, float) in columns.iter().zip(floats.iter_mut()) {
+        *float = match column.builder {
+            Builder::Integer(_) => false,
+            Builder::Float(_) => true,
+            _ => return false,
+        };
+    }
+    true
+}
+
 /// Parses the records of `data[start..end]`.
 fn parse_chunk<'a>(
     data: &[u8],
@@ -656,7 +673,23 @@ fn parse_chunk<'a>(
         (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next))).collect();
     let mut records = Records::new(data, start, end);
     let mut rows = 0;
+    // Scratch for the fast lane's row (committed only when it is whole).
+    let mut row = vec![0u64; width];
+    let mut floats = vec![false; width];
     loop {
+        if !keep_offsets && records.is_quote_free() && numeric_kinds(&columns, &mut floats) {
+            let d = &data[..end];
+            let mut pos = records.position();
+            while pos < end {
+                let Some(next) = plain_row(d, pos, &floats, &mut row) else { break };
+                for (column, &bits) in columns.iter_mut().zip(&row) {
+                    column.push_number(bits);
+                }
+                rows += 1;
+                pos = next;
+            }
+            records.resume_at(pos);
+        }
         let record_start = records.position();
         let mut blank = false;
         let fields = records.read_record(|info, field| {
