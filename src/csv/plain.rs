@@ -73,7 +73,8 @@ pub fn plain_number(d: &[u8], p: usize, float: bool, last: bool) -> Option<(u64,
         _ => return None,
     };
     let bits = if float {
-        let v = m as f64 / POW10[fraction];
+        // `m < 10^15 < 2^53`: converted exactly, and as `i64` it is one instruction.
+        let v = m as i64 as f64 / POW10[fraction];
         (if negative { -v } else { v }).to_bits()
     } else {
         if negative && m == 0 {
@@ -140,12 +141,14 @@ mod tests {
             "9007199254740993",
             "0x10",
         ];
-        for f in fields {
+        // The field alone, and followed by more bytes it must not take.
+        for (f, pad) in fields.iter().flat_map(|f| [(f, ""), (f, "12345678,12345678")]) {
             for (float, last) in [(true, false), (true, true), (false, false), (false, true)] {
-                let text = format!("{f}{}", if last { "\n" } else { "," });
+                let field = format!("{f}{}", if last { "\n" } else { "," });
+                let text = format!("{field}{pad}");
                 let got = plain_number(text.as_bytes(), 0, float, last);
                 if let Some((bits, next)) = got {
-                    assert_eq!(next, text.len(), "{f:?}");
+                    assert_eq!(next, field.len(), "{f:?}");
                     if float {
                         assert_eq!(Some(bits), parse_float(f.as_bytes()).map(f64::to_bits), "{f:?}");
                     } else {

@@ -66,6 +66,12 @@ pub struct Records<'a> {
 
 impl<'a> Records<'a> {
     pub fn new(data: &'a [u8], start: usize, end: usize) -> Self {
+        Self::with_quotes_known(data, start, end, None)
+    }
+
+    /// As [`Self::new`], told whether the slice is free of `"` where the
+    /// caller already knows (`None`: look).
+    pub fn with_quotes_known(data: &'a [u8], start: usize, end: usize, quote_free: Option<bool>) -> Self {
         Self {
             data,
             base: start,
@@ -73,7 +79,7 @@ impl<'a> Records<'a> {
             pos: start,
             end,
             scratch: Vec::new(),
-            quote_free: memchr::memchr(b'"', &data[start..end]).is_none(),
+            quote_free: quote_free.unwrap_or_else(|| memchr::memchr(b'"', &data[start..end]).is_none()),
         }
     }
 

@@ -217,8 +217,10 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
         Ok(())
     })?;
     let body = header.position();
-    let cuts = chunk_starts(data, body, options.chunk_size);
-    let layout = Layout::of(data, &cuts, names.len());
+    let (cuts, quote_free) = chunk_starts(data, body, options.chunk_size);
+    // Chunks of a body with quotes may still be free of them: they look.
+    let quote_free = quote_free.filter(|&free| free);
+    let layout = if quote_free.is_some() { Layout::of(data, &cuts, names.len()) } else { None };
     // Zeroed allocations: the pages are faulted in by the chunks that
     // write them, on their own threads.
     let mut buffers: Vec<Vec<u64>> =
@@ -232,7 +234,7 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     let chunks: Vec<Result<Chunk, CsvError>> = cuts
         .par_windows(2)
         .zip(regions)
-        .map(|(w, r)| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, r).map(Chunk::detach))
+        .map(|(w, r)| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, quote_free, r).map(Chunk::detach))
         .collect();
     let chunks: Vec<Chunk> = chunks.into_iter().collect::<Result<_, _>>()?;
     let rows = chunks.iter().map(|c| c.rows).sum();
@@ -257,8 +259,9 @@ struct Layout {
 }
 
 impl Layout {
+    /// The layout of a body known to hold no `"`.
     fn of(data: &[u8], cuts: &[usize], width: usize) -> Option<Self> {
-        if cuts.len() < 3 || width == 0 || memchr::memchr(b'"', &data[cuts[0]..]).is_some() {
+        if cuts.len() < 3 || width == 0 {
             return None;
         }
         let mut counts: Vec<usize> =
@@ -284,12 +287,14 @@ impl Layout {
 }
 
 /// Record starts that cut `data[body..]` into chunks of about
-/// `chunk_size` bytes (first `body`, last `data.len()`).
-pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Vec<usize> {
+/// `chunk_size` bytes (first `body`, last `data.len()`), and whether the
+/// body holds no `"` at all, where the quotes were counted (bodies of two
+/// chunks or more): the chunks then need not look for quotes again.
+pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> (Vec<usize>, Option<bool>) {
     let len = data.len();
     let size = chunk_size.max(1);
     if len - body < 2 * size {
-        return vec![body, len];
+        return (vec![body, len], None);
     }
     let nominal: Vec<usize> = (body..len).step_by(size).chain([len]).collect();
     // Quotes in each nominal piece, counted in parallel, then prefix sums:
@@ -321,7 +326,7 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Vec<usize> {
     }
     cuts.push(len);
     cuts.dedup();
-    cuts
+    (cuts, Some(counts.iter().all(|&n| n == 0)))
 }
 
 /// Values of one column while a chunk is read. Numbers are kept as their
@@ -660,6 +665,7 @@ fn parse_chunk<'a>(
     end: usize,
     names: &[String],
     keep_offsets: bool,
+    quote_free: Option<bool>,
     regions: Option<Vec<&'a mut [u64]>>,
 ) -> Result<Chunk<'a>, CsvError> {
     let width = names.len();
@@ -671,7 +677,7 @@ fn parse_chunk<'a>(
     let mut regions = regions.map(Vec::into_iter);
     let mut columns: Vec<ColumnChunk> =
         (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next))).collect();
-    let mut records = Records::new(data, start, end);
+    let mut records = Records::with_quotes_known(data, start, end, quote_free);
     let mut rows = 0;
     // Scratch for the fast lane's row (committed only when it is whole).
     let mut row = vec![0u64; width];
