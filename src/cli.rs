@@ -475,7 +475,7 @@ fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| e.to_string())?;
     let loaded =
         pool.install(|| csv::read_file(&args.file, csv::ParseOptions::default())).map_err(|e| e.to_string())?;
-    let stats = csv::DatasetStats::of(&loaded);
+    let stats = pool.install(|| csv::DatasetStats::of(&loaded));
     print!("{}", stats.summary());
     if let Some(out) = &args.json {
         let text = format!("{:#}\n", stats.to_json());
