@@ -23,7 +23,7 @@ use super::{
     Stage,
     agents::Agent,
     config::{MAX_CHANNELS, ModelConfig},
-    parallel::{CHUNK, ComputePool, TABLES},
+    parallel::{CHUNK, ComputePool, TABLES, vectorised},
     sensing::Sensors,
 };
 use crate::rng::{MLP_SALT, splitmix64, unit};
@@ -125,23 +125,13 @@ impl Mlp {
     /// unrolls and vectorises it all; the general product spent more of
     /// its time packing operands than multiplying at this size.
     ///
-    /// Where the processor has AVX2 the same code runs compiled for it
-    /// (8 lanes instead of SSE2's 4). It is the same arithmetic in the same
-    /// order (Rust never fuses a multiply and an add on its own), so the
-    /// results are bit for bit the same on either path.
+    /// Where the processor has AVX2 it runs compiled for it
+    /// ([`vectorised`]: 8 lanes instead of SSE2's 4, the same bits).
     fn infer_fixed(&self, sensors: &[Sensors], outputs: &mut [MlpOutput], hidden: &mut Vec<f32>) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2, checked just above.
-            return unsafe { self.infer_fixed_avx2(sensors, outputs, hidden) };
-        }
-        self.infer_fixed_body(sensors, outputs, hidden)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn infer_fixed_avx2(&self, sensors: &[Sensors], outputs: &mut [MlpOutput], hidden: &mut Vec<f32>) {
-        self.infer_fixed_body(sensors, outputs, hidden)
+        vectorised(
+            #[inline(always)]
+            || self.infer_fixed_body(sensors, outputs, hidden),
+        )
     }
 
     #[inline(always)]
@@ -312,12 +302,8 @@ mod tests {
     }
 
     /// The AVX2 build of the fixed kernel gives the baseline build's bits.
-    #[cfg(target_arch = "x86_64")]
     #[test]
-    fn avx2_kernel_is_bit_identical() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return; // nothing to compare on this processor
-        }
+    fn vectorised_kernel_is_bit_identical() {
         let mut mlp = Mlp::default_for(&ModelConfig::default());
         mlp.b1.iter_mut().enumerate().for_each(|(i, b)| *b = 0.1 * i as f32 - 0.7);
         let mut state = 5u64;
@@ -330,8 +316,7 @@ mod tests {
             })
             .collect();
         let (mut wide, mut base) = (vec![MlpOutput::default(); 999], vec![MlpOutput::default(); 999]);
-        // SAFETY: AVX2 is present, checked above.
-        unsafe { mlp.infer_fixed_avx2(&sensors, &mut wide, &mut Vec::new()) };
+        mlp.infer_fixed(&sensors, &mut wide, &mut Vec::new());
         mlp.infer_fixed_body(&sensors, &mut base, &mut Vec::new());
         let bits = |o: &[MlpOutput]| o.iter().flat_map(|y| y.0.map(f32::to_bits)).collect::<Vec<_>>();
         assert_eq!(bits(&wide), bits(&base));
