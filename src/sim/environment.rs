@@ -83,6 +83,32 @@ impl Background {
         std::array::from_fn(|c| w00 * b00[c] + w10 * b10[c] + w01 * b01[c] + w11 * b11[c])
     }
 
+    /// Asks the cache for the raster cells [`Self::sample_all`] will read
+    /// at `(x, y)`, so that a loop over agents can ask a few agents ahead:
+    /// the raster (2 MiB at the default size) does not fit in L2, and
+    /// agents in table order land on it at random.
+    #[inline]
+    pub fn prefetch(&self, x: f32, y: f32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let g = self.side as f32;
+            let last = (self.side - 1) as f32;
+            let u = (x / self.width * g - 0.5).clamp(0.0, last);
+            let v = (y / self.height * g - 0.5).clamp(0.0, last);
+            let (i0, j0) = (u as usize, v as usize);
+            let j1 = (j0 + 1).min(self.side - 1);
+            for j in [j0, j1] {
+                let cell = self.cells[j * self.side + i0..].as_ptr();
+                // SAFETY: a prefetch reads nothing and cannot fault; the
+                // pointer is inside `cells`.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (x, y);
+    }
+
     /// One channel of [`Self::sample_all`].
     pub fn sample(&self, channel: usize, x: f32, y: f32) -> f32 {
         self.sample_all(x, y)[channel]

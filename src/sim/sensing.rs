@@ -102,6 +102,9 @@ pub fn sense_at(
     s
 }
 
+/// How many agents ahead the raster cells are prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Stores every agent's [`Sensors`] for this frame.
 pub fn sense(
     mut agents: Query<(&AgentId, &Position, &mut Sensors), With<Agent>>,
@@ -120,7 +123,10 @@ pub fn sense(
             (ids.par_chunks(CHUNK), positions.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK))
                 .into_par_iter()
                 .for_each(|(ids, positions, sensors)| {
-                    for ((id, p), s) in ids.iter().zip(positions).zip(sensors) {
+                    for (i, ((id, p), s)) in ids.iter().zip(positions).zip(sensors).enumerate() {
+                        if let Some(ahead) = positions.get(i + PREFETCH_AHEAD) {
+                            background.prefetch(ahead.0.x, ahead.0.y);
+                        }
                         s.0 = match traced.binary_search(&id.0) {
                             Ok(row) => recorded[row],
                             Err(_) => sense_at(config, background, events, id.0, frame, p.0.x, p.0.y),
