@@ -412,37 +412,13 @@ impl SpatialGrid {
     /// cells covering the disc of radius `reach` around `(x, y)`; returns
     /// the radius actually covered (a hair more, so rounding in the cell
     /// index never drops a cell).
-    #[inline]
+    #[inline(always)]
     fn scan_square<const L: usize>(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Keys<L>) -> f32 {
         let (reach, (c0, c1), (r0, r1)) = self.square(x, y, reach);
         let centre = self.row(y);
         // The agent's own row first, then outwards, so the cut-off below
         // shrinks early.
-        let scan_row = |r: usize, out: &mut Keys<L>| {
-            let base = r * self.cols;
-            let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
-            // Distances in blocks of 8 with no branches (vectorised), then
-            // only the few under the cut-off are offered (a key that no
-            // longer beats the list by then leaves it as it was). The last
-            // block reads past the row (the arrays are padded) and masks
-            // those lanes off: they may be another row's, offered there.
-            let mut start = lo;
-            while start < hi {
-                let cut = r2.min(out.cut());
-                let xs: &[f32; 8] = self.xs[start..start + 8].try_into().expect("padded");
-                let ys: &[f32; 8] = self.ys[start..start + 8].try_into().expect("padded");
-                let ids: &[u32; 8] = self.ids[start..start + 8].try_into().expect("padded");
-                let valid = (1u32 << (hi - start).min(8)) - 1;
-                let (d2, hits) = block_hits(xs, ys, ids, x, y, id, cut);
-                let mut hits = hits & valid;
-                while hits != 0 {
-                    let j = hits.trailing_zeros() as usize;
-                    hits &= hits - 1;
-                    out.offer(d2[j], start + j);
-                }
-                start += 8;
-            }
-        };
+        let scan_row = |r: usize, out: &mut Keys<L>| self.scan_row(r, c0, c1, x, y, id, r2, out);
         scan_row(centre, out);
         for d in 1..=(centre - r0).max(r1 - centre) {
             if centre >= r0 + d {
@@ -453,6 +429,46 @@ impl SpatialGrid {
             }
         }
         reach
+    }
+
+    /// Offers the candidates of row `r`, columns `c0 ..= c1`: distances in
+    /// blocks of 8 with no branches (vectorised), then only the few under
+    /// the cut-off are offered (a key that no longer beats the list by then
+    /// leaves it as it was). The last block reads past the row (the arrays
+    /// are padded) and masks those lanes off: they may be another row's,
+    /// offered there. Always inlined, so the list stays in registers for
+    /// the whole square instead of going through memory row by row.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn scan_row<const L: usize>(
+        &self,
+        r: usize,
+        c0: usize,
+        c1: usize,
+        x: f32,
+        y: f32,
+        id: u32,
+        r2: f32,
+        out: &mut Keys<L>,
+    ) {
+        let base = r * self.cols;
+        let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
+        let mut start = lo;
+        while start < hi {
+            let cut = r2.min(out.cut());
+            let xs: &[f32; 8] = self.xs[start..start + 8].try_into().expect("padded");
+            let ys: &[f32; 8] = self.ys[start..start + 8].try_into().expect("padded");
+            let ids: &[u32; 8] = self.ids[start..start + 8].try_into().expect("padded");
+            let valid = (1u32 << (hi - start).min(8)) - 1;
+            let (d2, hits) = block_hits(xs, ys, ids, x, y, id, cut);
+            let mut hits = hits & valid;
+            while hits != 0 {
+                let j = hits.trailing_zeros() as usize;
+                hits &= hits - 1;
+                out.offer(d2[j], start + j);
+            }
+            start += 8;
+        }
     }
 
     /// The square of cells covering the disc of radius `reach` around
