@@ -20,6 +20,11 @@
 //! sequential parse's, whatever the chunk size. Input with no quotes at
 //! all skips the join for numbers: its rows are counted up front and each
 //! chunk writes into its own range of whole-column buffers ([`Layout`]).
+//!
+//! Within a quote-free chunk whose columns are all numeric so far, rows go
+//! through the fast lane of [`super::plain`] (each field found and parsed
+//! in one pass); a row it declines is read by the general path below, one
+//! row, and the lane takes over again after it.
 
 use rayon::prelude::*;
 
