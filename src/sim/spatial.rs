@@ -316,10 +316,63 @@ pub struct SpatialGrid {
     fused: Vec<f32>,
     /// `rank[k]`: where the k-th agent given to `rebuild` sits in the arrays.
     rank: Vec<u32>,
+    /// Per part of the agents, per cell: a count, then a write cursor
+    /// (rebuild scratch, kept so that no frame allocates).
+    cursors: Vec<u32>,
     /// Neighbourhoods computed in cell order, before they go to the agents.
     summaries: Vec<Neighbourhood>,
     /// First search distance `h` (see the type's docs), for the last `K`.
     first_reach: f32,
+}
+
+/// The agents `from .. to` of `parts` (numbered across the parts, in
+/// order): id, position and previous `fused`.
+fn agents_in<'a>(
+    parts: &'a [Columns<'a>],
+    from: usize,
+    to: usize,
+) -> impl Iterator<Item = (&'a AgentId, &'a Position, &'a Fused)> + 'a {
+    let mut skip = from;
+    let mut take = to - from;
+    parts.iter().flat_map(move |part| {
+        let start = skip.min(part.ids.len());
+        skip -= start;
+        let end = start + take.min(part.ids.len() - start);
+        take -= end - start;
+        part.ids[start..end]
+            .iter()
+            .zip(&part.positions[start..end])
+            .zip(&part.fused[start..end])
+            .map(|((i, p), f)| (i, p, f))
+    })
+}
+
+/// Raw access to the grid's cell-ordered arrays for the parallel scatter,
+/// where every part writes its own, disjoint, slots.
+#[derive(Clone, Copy)]
+struct GridWriter {
+    xs: *mut f32,
+    ys: *mut f32,
+    ids: *mut u32,
+    fused: *mut f32,
+}
+// SAFETY: the parts write disjoint slots (see `SpatialGrid::rebuild`).
+unsafe impl Send for GridWriter {}
+unsafe impl Sync for GridWriter {}
+
+impl GridWriter {
+    /// # Safety
+    /// `at` is below the arrays' length, and no other thread touches slot
+    /// `at` meanwhile.
+    #[inline]
+    unsafe fn write(self, at: usize, x: f32, y: f32, id: u32, fused: f32) {
+        unsafe {
+            self.xs.add(at).write(x);
+            self.ys.add(at).write(y);
+            self.ids.add(at).write(id);
+            self.fused.add(at).write(fused);
+        }
+    }
 }
 
 /// First search distance, as a multiple of the radius of a disc that holds
@@ -347,9 +400,10 @@ impl SpatialGrid {
     /// order; usually one).
     ///
     /// The cell of every agent is computed in parallel (into `rank`, which
-    /// is free until the scatter), then counted and scattered in one
-    /// sequential pass each: the scatter keeps agents in table order
-    /// within a cell, so the grid does not depend on the thread count.
+    /// is free until the scatter), then counted and scattered in parallel
+    /// too (one part of the agents per worker, see below): agents stay in
+    /// table order within a cell, so the grid does not depend on the
+    /// thread count.
     pub fn rebuild(&mut self, width: f32, height: f32, radius: f32, k: usize, parts: &[Columns<'_>]) {
         let n: usize = parts.iter().map(|p| p.ids.len()).sum();
         let density = n.max(1) as f32 / (width * height);
@@ -373,14 +427,6 @@ impl SpatialGrid {
                 }
             });
         }
-        self.starts.clear();
-        self.starts.resize(cells + 1, 0);
-        for &c in &self.rank {
-            self.starts[c as usize + 1] += 1;
-        }
-        for c in 0..cells {
-            self.starts[c + 1] += self.starts[c];
-        }
         // Eight slots of padding, far away, so a block of 8 read from any
         // slot stays in bounds.
         self.xs.resize(n + 8, 0.0);
@@ -389,23 +435,61 @@ impl SpatialGrid {
         self.ys[n..].fill(f32::INFINITY);
         self.fused.resize(n, 0.0);
         self.ids.resize(n + 8, 0);
-        // Scatter, using `starts[c]` as cell c's cursor; afterwards each
-        // cursor sits at the next cell's start, so shift them back.
-        let mut k = 0;
-        for part in parts {
-            for ((id, p), fused) in part.ids.iter().zip(part.positions).zip(part.fused) {
-                let c = self.rank[k] as usize;
-                let at = self.starts[c] as usize;
-                self.starts[c] += 1;
-                (self.xs[at], self.ys[at], self.ids[at], self.fused[at]) = (p.0.x, p.0.y, id.0, fused.0);
-                self.rank[k] = at as u32;
-                k += 1;
+
+        // Counting sort in parallel: the agents are cut into one part per
+        // worker; each part counts its agents per cell, the counts become
+        // per-part write cursors (cell c's slots go to part 0's agents,
+        // then part 1's, ...), and each part scatters its own agents. Within
+        // a cell agents stay in table order, exactly as one sequential pass
+        // would leave them, so the grid is the same on any thread count.
+        let workers = rayon::current_num_threads().clamp(1, n.div_ceil(CHUNK).max(1));
+        let bounds: Vec<usize> = (0..=workers).map(|i| i * n / workers).collect();
+        self.cursors.clear();
+        self.cursors.resize(workers * cells, 0);
+        let rank = &self.rank;
+        self.cursors.par_chunks_mut(cells).zip(bounds.par_windows(2)).for_each(|(counts, range)| {
+            for &c in &rank[range[0]..range[1]] {
+                counts[c as usize] += 1;
+            }
+        });
+        self.starts.clear();
+        self.starts.resize(cells + 1, 0);
+        let mut total = 0u32;
+        for c in 0..cells {
+            self.starts[c] = total;
+            for part in 0..workers {
+                let count = std::mem::replace(&mut self.cursors[part * cells + c], total);
+                total += count;
             }
         }
-        for c in (1..=cells).rev() {
-            self.starts[c] = self.starts[c - 1];
+        self.starts[cells] = total;
+        let out = GridWriter {
+            xs: self.xs.as_mut_ptr(),
+            ys: self.ys.as_mut_ptr(),
+            ids: self.ids.as_mut_ptr(),
+            fused: self.fused.as_mut_ptr(),
+        };
+        let mut ranks: Vec<&mut [u32]> = Vec::with_capacity(workers);
+        let mut rest = self.rank.as_mut_slice();
+        for range in bounds.windows(2) {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(range[1] - range[0]);
+            ranks.push(head);
+            rest = tail;
         }
-        self.starts[0] = 0;
+        self.cursors.par_chunks_mut(cells).zip(ranks).zip(bounds.par_windows(2)).for_each(
+            |((cursors, ranks), range)| {
+                for (rank, (id, p, fused)) in ranks.iter_mut().zip(agents_in(parts, range[0], range[1])) {
+                    let cursor = &mut cursors[*rank as usize];
+                    let at = *cursor as usize;
+                    *cursor += 1;
+                    // SAFETY: `at` is below n (the cursors of all parts run over
+                    // disjoint slot ranges covering 0..n), and only this part
+                    // writes it (see the cursors above).
+                    unsafe { out.write(at, p.0.x, p.0.y, id.0, fused.0) };
+                    *rank = at as u32;
+                }
+            },
+        );
     }
 
     /// Offers every agent within `R` (other than `id`) in the square of
@@ -713,6 +797,37 @@ mod tests {
                 let want_mean = want.iter().map(|&(_, j)| j as f64).sum::<f64>() / want.len() as f64;
                 assert!((mean.unwrap() as f64 - want_mean).abs() < 1e-3);
             }
+        }
+    }
+
+    /// The parallel counting sort leaves the grid exactly as on one
+    /// thread, whatever the number of workers (and parts).
+    #[test]
+    fn the_grid_is_the_same_on_any_thread_count() {
+        let mut s = 11;
+        let points: Vec<(f32, f32, u32, f32)> =
+            (0..5000).map(|i| (lcg(&mut s) * 300.0, lcg(&mut s) * 200.0, i * 3 + 1, lcg(&mut s))).collect();
+        let grids: Vec<SpatialGrid> = [1, 2, 3, 7]
+            .into_iter()
+            .map(|threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| grid_of(&points, 300.0, 200.0, 10.0, 16))
+            })
+            .collect();
+        for grid in &grids[1..] {
+            assert_eq!(grid.starts, grids[0].starts);
+            assert_eq!(grid.rank, grids[0].rank);
+            assert_eq!(grid.ids, grids[0].ids);
+            assert_eq!((&grid.xs, &grid.ys, &grid.fused), (&grids[0].xs, &grids[0].ys, &grids[0].fused));
+        }
+        // And it is a counting sort: cells in order, table order within.
+        let g = &grids[0];
+        for (k, &at) in g.rank.iter().enumerate() {
+            assert_eq!(g.ids[at as usize], points[k].2);
+        }
+        for c in 0..g.cols * g.rows {
+            let ids = &g.ids[g.starts[c] as usize..g.starts[c + 1] as usize];
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "cell {c} out of table order");
         }
     }
 
