@@ -437,18 +437,19 @@ impl SpatialGrid {
         self.ids.resize(n + 8, 0);
 
         // Counting sort in parallel: the agents are cut into one part per
-        // worker; each part counts its agents per cell, the counts become
-        // per-part write cursors (cell c's slots go to part 0's agents,
-        // then part 1's, ...), and each part scatters its own agents. Within
-        // a cell agents stay in table order, exactly as one sequential pass
-        // would leave them, so the grid is the same on any thread count.
+        // worker (equal chunks of `rank`, so nothing is allocated); each
+        // part counts its agents per cell, the counts become per-part write
+        // cursors (cell c's slots go to part 0's agents, then part 1's,
+        // ...), and each part scatters its own agents. Within a cell agents
+        // stay in table order, exactly as one sequential pass would leave
+        // them, so the grid is the same on any thread count.
         let workers = rayon::current_num_threads().clamp(1, n.div_ceil(CHUNK).max(1));
-        let bounds: Vec<usize> = (0..=workers).map(|i| i * n / workers).collect();
+        let size = n.div_ceil(workers).max(1);
+        let parts_n = n.div_ceil(size);
         self.cursors.clear();
-        self.cursors.resize(workers * cells, 0);
-        let rank = &self.rank;
-        self.cursors.par_chunks_mut(cells).zip(bounds.par_windows(2)).for_each(|(counts, range)| {
-            for &c in &rank[range[0]..range[1]] {
+        self.cursors.resize(parts_n * cells, 0);
+        self.cursors.par_chunks_mut(cells).zip(self.rank.par_chunks(size)).for_each(|(counts, rank)| {
+            for &c in rank {
                 counts[c as usize] += 1;
             }
         });
@@ -457,7 +458,7 @@ impl SpatialGrid {
         let mut total = 0u32;
         for c in 0..cells {
             self.starts[c] = total;
-            for part in 0..workers {
+            for part in 0..parts_n {
                 let count = std::mem::replace(&mut self.cursors[part * cells + c], total);
                 total += count;
             }
@@ -469,16 +470,10 @@ impl SpatialGrid {
             ids: self.ids.as_mut_ptr(),
             fused: self.fused.as_mut_ptr(),
         };
-        let mut ranks: Vec<&mut [u32]> = Vec::with_capacity(workers);
-        let mut rest = self.rank.as_mut_slice();
-        for range in bounds.windows(2) {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(range[1] - range[0]);
-            ranks.push(head);
-            rest = tail;
-        }
-        self.cursors.par_chunks_mut(cells).zip(ranks).zip(bounds.par_windows(2)).for_each(
-            |((cursors, ranks), range)| {
-                for (rank, (id, p, fused)) in ranks.iter_mut().zip(agents_in(parts, range[0], range[1])) {
+        self.cursors.par_chunks_mut(cells).zip(self.rank.par_chunks_mut(size)).enumerate().for_each(
+            |(part, (cursors, ranks))| {
+                let (from, to) = (part * size, part * size + ranks.len());
+                for (rank, (id, p, fused)) in ranks.iter_mut().zip(agents_in(parts, from, to)) {
                     let cursor = &mut cursors[*rank as usize];
                     let at = *cursor as usize;
                     *cursor += 1;
