@@ -61,10 +61,11 @@ impl Background {
         self.side
     }
 
-    /// Bilinear samples of all channels at `(x, y)`, as SPEC 3 defines them
-    /// (clamped to the outer cell centres).
-    #[inline]
-    pub fn sample_all(&self, x: f32, y: f32) -> [f32; MAX_CHANNELS] {
+    /// The raster cell at or below-left of `(x, y)`, `(i0, j0)`, and where
+    /// in it the point lies, `(fu, fv)` in `[0, 1)`, with coordinates
+    /// clamped to the outer cell centres (SPEC 3).
+    #[inline(always)]
+    fn locate(&self, x: f32, y: f32) -> (usize, usize, f32, f32) {
         let g = self.side as f32;
         let last = (self.side - 1) as f32;
         let u = (x / self.width * g - 0.5).clamp(0.0, last);
@@ -72,7 +73,14 @@ impl Background {
         // u, v ≥ 0 after the clamp, so truncation is floor (and needs no
         // call into libm on baseline x86-64).
         let (i0, j0) = (u as usize, v as usize);
-        let (fu, fv) = (u - i0 as f32, v - j0 as f32);
+        (i0, j0, u - i0 as f32, v - j0 as f32)
+    }
+
+    /// Bilinear samples of all channels at `(x, y)`, as SPEC 3 defines them
+    /// (clamped to the outer cell centres).
+    #[inline]
+    pub fn sample_all(&self, x: f32, y: f32) -> [f32; MAX_CHANNELS] {
+        let (i0, j0, fu, fv) = self.locate(x, y);
         let i1 = (i0 + 1).min(self.side - 1);
         let j1 = (j0 + 1).min(self.side - 1);
         let b00 = &self.cells[j0 * self.side + i0];
@@ -92,11 +100,7 @@ impl Background {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let g = self.side as f32;
-            let last = (self.side - 1) as f32;
-            let u = (x / self.width * g - 0.5).clamp(0.0, last);
-            let v = (y / self.height * g - 0.5).clamp(0.0, last);
-            let (i0, j0) = (u as usize, v as usize);
+            let (i0, j0, _, _) = self.locate(x, y);
             let j1 = (j0 + 1).min(self.side - 1);
             for j in [j0, j1] {
                 let cell = self.cells[j * self.side + i0..].as_ptr();

@@ -63,8 +63,10 @@ impl Default for ComputePool {
 /// Runs `work` compiled for AVX2 where the processor has it, else as built.
 ///
 /// The closure is inlined into a `#[target_feature(enable = "avx2")]`
-/// function, so its loops (and the `#[inline]` functions they call) are
-/// code-generated for AVX2 there. The feature test is a cached flag.
+/// function, so its loops are code-generated for AVX2 there. Mark the
+/// closure `#[inline(always)]`, and the functions its loop calls too: a
+/// call the compiler leaves out of line runs the baseline build. The
+/// feature test is a cached flag.
 #[inline]
 pub fn vectorised<R>(work: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
