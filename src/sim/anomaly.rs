@@ -16,7 +16,8 @@
 //! line of a history row: a re-sum reads its agents' `WIN` values from
 //! `WIN` rows, and the group's other agents then find those lines in cache
 //! (staggered one slot at a time, each re-sum cost `WIN` cache and TLB
-//! misses of its own: 8.6 ms a frame at a million agents).
+//! misses of its own: the stage took 6.4–6.7 ms a frame at a million
+//! agents with the window full, 4.4 ms grouped).
 
 use bevy::prelude::*;
 use rayon::prelude::*;
