@@ -14,10 +14,14 @@
 //! smaller id, SPEC 4.1); only their count,
 //! the nearest distance and the mean of their previous `fused` are stored,
 //! as that is all later stages use. Agents are searched in cell order, for
-//! cache locality, and each result is then copied to its agent.
+//! cache locality, and each result is then copied to its agent. Where the
+//! processor has AVX-512 the search runs a build with a register-wide list
+//! and 16-candidate blocks ([`avx512`]); the answer is the same bits.
 
 use bevy::prelude::*;
 use rayon::prelude::*;
+
+mod avx512;
 
 use super::{
     SimClock, Stage,
@@ -78,9 +82,8 @@ impl Default for Neighbourhood {
 #[derive(Clone, Debug)]
 pub struct Nearest {
     k: usize,
-    /// Sorted keys, `lanes` of them (one of [`LANES`], at least `K + 1`), [`EMPTY`]
-    /// where unfilled.
-    keys: [f64; KEY_SLOTS],
+    /// Width of the portable build's key list: one of [`LANES`], at least
+    /// `K + 1`.
     lanes: usize,
     len: usize,
     ids: [u32; MAX_NEIGHBOURS],
@@ -189,6 +192,25 @@ fn block_hits(xs: &[f32; 8], ys: &[f32; 8], ids: &[u32; 8], x: f32, y: f32, id: 
     }
 }
 
+/// The sorted key list of one search, as the search drives it: a list of
+/// the portable build ([`Keys`]) or of the AVX-512 one
+/// ([`avx512::Keys`]). Every method is inlined into the search, so the list
+/// stays in registers for a whole square.
+trait KeyList: Sized {
+    fn new(k: usize) -> Self;
+
+    /// Offers the candidates in grid slots `lo .. hi` that are within `R`
+    /// (`d² ≤ r2`) and are not agent `id`.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32);
+
+    /// Squared distance of the `K`-th key so far, `+∞` while fewer are held.
+    fn kth(&self) -> f32;
+
+    /// The keys, sorted, at least `K + 1` of them.
+    fn keys(&mut self) -> &[f64];
+}
+
 /// The sorted key list of one search, `L` slots (one of [`LANES`]): a
 /// local of fixed size, so that the compiler unrolls every insertion and
 /// may keep the list in registers for the whole search.
@@ -198,27 +220,54 @@ struct Keys<const L: usize> {
 }
 
 impl<const L: usize> Keys<L> {
+    /// Squared distance a candidate must not exceed to be kept: that of the
+    /// `(K+1)`-th key so far (`+∞` while fewer are held), since a candidate
+    /// that far away may still beat it on the tie-break.
+    #[inline(always)]
+    fn cut(&self) -> f32 {
+        key_dist_sq(self.keys[self.k])
+    }
+}
+
+impl<const L: usize> KeyList for Keys<L> {
+    #[inline(always)]
     fn new(k: usize) -> Self {
         Self { keys: [EMPTY; L], k }
     }
 
-    /// Squared distance a candidate must not exceed to be kept: that of the
-    /// `(K+1)`-th key so far (`+∞` while fewer are held), since a candidate
-    /// that far away may still beat it on the tie-break.
-    #[inline]
-    fn cut(&self) -> f32 {
-        key_dist_sq(self.keys[self.k])
+    /// Distances in blocks of 8 with no branches (vectorised), then only
+    /// the few under the cut-off are offered (a key that no longer beats
+    /// the list by then leaves it as it was). The last block reads past
+    /// the run (the arrays are padded) and masks those lanes off: they may
+    /// be another row's, offered there.
+    #[inline(always)]
+    fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32) {
+        let mut start = lo;
+        while start < hi {
+            let cut = r2.min(self.cut());
+            let xs: &[f32; 8] = grid.xs[start..start + 8].try_into().expect("padded");
+            let ys: &[f32; 8] = grid.ys[start..start + 8].try_into().expect("padded");
+            let ids: &[u32; 8] = grid.ids[start..start + 8].try_into().expect("padded");
+            let valid = (1u32 << (hi - start).min(8)) - 1;
+            let (d2, hits) = block_hits(xs, ys, ids, x, y, id, cut);
+            let mut hits = hits & valid;
+            while hits != 0 {
+                let j = hits.trailing_zeros() as usize;
+                hits &= hits - 1;
+                insert_sorted(&mut self.keys, key(d2[j], start + j));
+            }
+            start += 8;
+        }
     }
 
-    /// Squared distance of the `K`-th key so far, `+∞` while fewer are held.
-    #[inline]
+    #[inline(always)]
     fn kth(&self) -> f32 {
         key_dist_sq(self.keys[self.k - 1])
     }
 
-    #[inline]
-    fn offer(&mut self, dist_sq: f32, slot: usize) {
-        insert_sorted(&mut self.keys, key(dist_sq, slot));
+    #[inline(always)]
+    fn keys(&mut self) -> &[f64] {
+        &self.keys
     }
 }
 
@@ -232,7 +281,6 @@ impl Nearest {
         assert!((1..=MAX_NEIGHBOURS).contains(&k), "K must be 1..={MAX_NEIGHBOURS}");
         Self {
             k,
-            keys: [EMPTY; KEY_SLOTS],
             lanes: LANES.into_iter().find(|&n| n > k).expect("KEY_SLOTS covers MAX_NEIGHBOURS + 1"),
             len: 0,
             ids: [0; MAX_NEIGHBOURS],
@@ -240,11 +288,6 @@ impl Nearest {
             fused: [0.0; MAX_NEIGHBOURS],
             ties: Vec::new(),
         }
-    }
-
-    /// Squared distance of the `K`-th key, `+∞` if fewer were found.
-    fn kth(&self) -> f32 {
-        key_dist_sq(self.keys[self.k - 1])
     }
 
     pub fn len(&self) -> usize {
@@ -323,6 +366,11 @@ pub struct SpatialGrid {
     summaries: Vec<Neighbourhood>,
     /// First search distance `h` (see the type's docs), for the last `K`.
     first_reach: f32,
+    /// Searches run the AVX-512 build ([`avx512`]) where it fits `K`: the
+    /// processor has it, and the grid was not made [`Self::portable`].
+    wide: bool,
+    /// Never run the AVX-512 build.
+    portable: bool,
 }
 
 /// The agents `from .. to` of `parts` (numbered across the parts, in
@@ -375,13 +423,20 @@ impl GridWriter {
     }
 }
 
+/// Slots of padding after the grid's arrays: the widest block a search
+/// reads at once (16 lanes, [`avx512`]).
+const PADDING: usize = 16;
+
 /// First search distance, as a multiple of the radius of a disc that holds
 /// `K` agents at mean density: a little more, so one square usually does.
 const REACH_MARGIN: f32 = 1.25;
 /// Cell width as a share of the first search distance.
 const CELL_PER_REACH: f32 = 0.5;
-/// Cells at least this many agents big on average (measured: 1 and 4 were
-/// slower than 2 at 10k agents; denser worlds are sized by reach instead).
+/// Cells at least this many agents big on average in the portable build,
+/// twice that in the AVX-512 one, whose blocks are twice as wide
+/// (measured at 10k agents: 1 and 4 were slower than 2 with 8-lane blocks;
+/// 2, 3 and 6 slower than 4 with 16-lane ones). Denser worlds are sized by
+/// reach instead.
 const AGENTS_PER_CELL: f32 = 2.0;
 /// At most this many cells per axis, so memory stays bounded whatever the
 /// radius; cells grow instead (correctness holds for any cell size).
@@ -396,6 +451,13 @@ fn axis_cell(v: f32, per_unit: f32, count: usize) -> usize {
 }
 
 impl SpatialGrid {
+    /// A grid whose searches always run the portable build (SSE2), never
+    /// the AVX-512 one, with cells sized for it: for the tests and the
+    /// benchmark that compare the two.
+    pub fn portable() -> Self {
+        Self { portable: true, ..Self::default() }
+    }
+
     /// Rebuilds the grid from the agents in `parts` (the ECS's tables, in
     /// order; usually one).
     ///
@@ -408,7 +470,10 @@ impl SpatialGrid {
         let n: usize = parts.iter().map(|p| p.ids.len()).sum();
         let density = n.max(1) as f32 / (width * height);
         self.first_reach = (REACH_MARGIN * (k as f32 / (std::f32::consts::PI * density)).sqrt()).min(radius);
-        let cell = (CELL_PER_REACH * self.first_reach).max((AGENTS_PER_CELL / density).sqrt()).max(radius / 64.0);
+        self.wide = !self.portable && avx512::available();
+        // Cells hold about half a block of candidates.
+        let per_cell = if self.wide && avx512::fits(k) { 2.0 * AGENTS_PER_CELL } else { AGENTS_PER_CELL };
+        let cell = (CELL_PER_REACH * self.first_reach).max((per_cell / density).sqrt()).max(radius / 64.0);
         self.cols = ((width / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.rows = ((height / cell) as usize).clamp(1, MAX_CELLS_PER_AXIS);
         self.per_x = self.cols as f32 / width;
@@ -427,14 +492,13 @@ impl SpatialGrid {
                 }
             });
         }
-        // Eight slots of padding, far away, so a block of 8 read from any
-        // slot stays in bounds.
-        self.xs.resize(n + 8, 0.0);
-        self.ys.resize(n + 8, 0.0);
+        // Padding, far away, so a block read from any slot stays in bounds.
+        self.xs.resize(n + PADDING, 0.0);
+        self.ys.resize(n + PADDING, 0.0);
         self.xs[n..].fill(f32::INFINITY);
         self.ys[n..].fill(f32::INFINITY);
         self.fused.resize(n, 0.0);
-        self.ids.resize(n + 8, 0);
+        self.ids.resize(n + PADDING, 0);
 
         // Counting sort in parallel: the agents are cut into one part per
         // worker (equal chunks of `rank`, so nothing is allocated); each
@@ -487,67 +551,36 @@ impl SpatialGrid {
         );
     }
 
-    /// Offers every agent within `R` (other than `id`) in the square of
-    /// cells covering the disc of radius `reach` around `(x, y)`; returns
-    /// the radius actually covered (a hair more, so rounding in the cell
-    /// index never drops a cell).
+    /// Hands `run` the candidates of the square of cells covering the disc
+    /// of radius `reach` around `(x, y)`, one row of cells at a time (each
+    /// row is one contiguous run of slots); returns the radius actually
+    /// covered (a hair more, so rounding in the cell index never drops a
+    /// cell). The agent's own row comes first, then outwards, so the
+    /// list's cut-off shrinks early.
     #[inline(always)]
-    fn scan_square<const L: usize>(&self, x: f32, y: f32, id: u32, reach: f32, r2: f32, out: &mut Keys<L>) -> f32 {
+    fn scan_square(&self, x: f32, y: f32, reach: f32, mut run: impl FnMut(usize, usize)) -> f32 {
         let (reach, (c0, c1), (r0, r1)) = self.square(x, y, reach);
         let centre = self.row(y);
-        // The agent's own row first, then outwards, so the cut-off below
-        // shrinks early.
-        let scan_row = |r: usize, out: &mut Keys<L>| self.scan_row(r, c0, c1, x, y, id, r2, out);
-        scan_row(centre, out);
+        let (lo, hi) = self.run(centre, c0, c1);
+        run(lo, hi);
         for d in 1..=(centre - r0).max(r1 - centre) {
             if centre >= r0 + d {
-                scan_row(centre - d, out);
+                let (lo, hi) = self.run(centre - d, c0, c1);
+                run(lo, hi);
             }
             if centre + d <= r1 {
-                scan_row(centre + d, out);
+                let (lo, hi) = self.run(centre + d, c0, c1);
+                run(lo, hi);
             }
         }
         reach
     }
 
-    /// Offers the candidates of row `r`, columns `c0 ..= c1`: distances in
-    /// blocks of 8 with no branches (vectorised), then only the few under
-    /// the cut-off are offered (a key that no longer beats the list by then
-    /// leaves it as it was). The last block reads past the row (the arrays
-    /// are padded) and masks those lanes off: they may be another row's,
-    /// offered there. Always inlined, so the list stays in registers for
-    /// the whole square instead of going through memory row by row.
+    /// The slots of row `r`'s cells `c0 ..= c1`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn scan_row<const L: usize>(
-        &self,
-        r: usize,
-        c0: usize,
-        c1: usize,
-        x: f32,
-        y: f32,
-        id: u32,
-        r2: f32,
-        out: &mut Keys<L>,
-    ) {
+    fn run(&self, r: usize, c0: usize, c1: usize) -> (usize, usize) {
         let base = r * self.cols;
-        let (lo, hi) = (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize);
-        let mut start = lo;
-        while start < hi {
-            let cut = r2.min(out.cut());
-            let xs: &[f32; 8] = self.xs[start..start + 8].try_into().expect("padded");
-            let ys: &[f32; 8] = self.ys[start..start + 8].try_into().expect("padded");
-            let ids: &[u32; 8] = self.ids[start..start + 8].try_into().expect("padded");
-            let valid = (1u32 << (hi - start).min(8)) - 1;
-            let (d2, hits) = block_hits(xs, ys, ids, x, y, id, cut);
-            let mut hits = hits & valid;
-            while hits != 0 {
-                let j = hits.trailing_zeros() as usize;
-                hits &= hits - 1;
-                out.offer(d2[j], start + j);
-            }
-            start += 8;
-        }
+        (self.starts[base + c0] as usize, self.starts[base + c1 + 1] as usize)
     }
 
     /// The square of cells covering the disc of radius `reach` around
@@ -572,8 +605,7 @@ impl SpatialGrid {
     /// Settles who is in the set by id when the `K`-th and `(K+1)`-th keys
     /// are equally near: every candidate in the square at most that far,
     /// sorted by `(distance², id)`, first `K`. Rare (exact float ties).
-    fn break_ties(&self, x: f32, y: f32, id: u32, reach: f32, out: &mut Nearest) {
-        let kth = out.kth();
+    fn break_ties(&self, x: f32, y: f32, id: u32, reach: f32, kth: f32, out: &mut Nearest) {
         let (_, (c0, c1), (r0, r1)) = self.square(x, y, reach);
         out.ties.clear();
         for r in r0..=r1 {
@@ -601,14 +633,22 @@ impl SpatialGrid {
         self.xs[..n].iter().zip(&self.ys[..n]).zip(&self.ids[..n]).map(|((&x, &y), &id)| (x, y, id))
     }
 
-    /// The square search into an `L`-slot list, grown until it proves the
-    /// answer, then the answer into `out`.
-    fn search<const L: usize>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+    /// The square search into a list `S`, grown until it proves the
+    /// answer, then the answer into `out`. Always inlined, so that the
+    /// AVX-512 entry point compiles it (and the list's code) for AVX-512.
+    #[inline(always)]
+    fn search<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
         let r2 = radius * radius;
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
-        let mut keys = Keys::<L>::new(out.k);
+        let mut keys = S::new(out.k);
         loop {
-            let covered = self.scan_square(x, y, id, reach, r2, &mut keys);
+            let covered = self.scan_square(
+                x,
+                y,
+                reach,
+                #[inline(always)]
+                |lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2),
+            );
             let kth = keys.kth();
             // Done when everything that could beat the K-th lies inside the
             // square (K found within it), or the square covered `R`.
@@ -618,9 +658,9 @@ impl SpatialGrid {
             // Fewer than K: look as far as R. K found, the last beyond
             // `reach`: a square of that distance holds every better one.
             reach = if kth.is_finite() { kth.sqrt().min(radius) } else { radius };
-            keys = Keys::new(out.k);
+            keys = S::new(out.k);
         }
-        self.finish(x, y, id, reach, &keys.keys, out);
+        self.finish(x, y, id, reach, keys.keys(), out);
     }
 
     /// The neighbours in `keys` (from a search that covered `reach`) into
@@ -628,14 +668,13 @@ impl SpatialGrid {
     /// `out` first cost a `memcpy` call per search, whose wide loads could
     /// not be forwarded from the list's just-made 16-byte stores (9% of a
     /// frame at 10k agents).
-    #[inline]
-    fn finish<const L: usize>(&self, x: f32, y: f32, id: u32, reach: f32, keys: &[f64; L], out: &mut Nearest) {
+    #[inline(always)]
+    fn finish(&self, x: f32, y: f32, id: u32, reach: f32, keys: &[f64], out: &mut Nearest) {
         // Anything outside the square is farther than the K-th, so only
         // the (K+1)-th key can tie with it.
         let kth = key_dist_sq(keys[out.k - 1]);
         if kth == key_dist_sq(keys[out.k]) && kth.is_finite() {
-            out.keys[..L].copy_from_slice(keys);
-            return self.break_ties(x, y, id, reach, out);
+            return self.break_ties(x, y, id, reach, kth, out);
         }
         let mut len = 0;
         let mut equal = false;
@@ -665,13 +704,18 @@ impl SpatialGrid {
     /// `radius` of `(x, y)` (distance ≤ R, compared as `d² ≤ R²` in `f32`),
     /// nearest first, ties by smaller id. `K` is `out`'s capacity.
     pub fn nearest(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+        if self.wide && avx512::fits(out.k) {
+            // SAFETY: `wide` is only set where the processor has AVX-512.
+            return unsafe { avx512::nearest(self, x, y, id, radius, out) };
+        }
         // One instance of the search per list width, the list a local.
         match out.lanes {
-            4 => self.search::<4>(x, y, id, radius, out),
-            8 => self.search::<8>(x, y, id, radius, out),
-            18 => self.search::<18>(x, y, id, radius, out),
-            34 => self.search::<34>(x, y, id, radius, out),
-            _ => self.search::<KEY_SLOTS>(x, y, id, radius, out),
+            2 => self.search::<Keys<2>>(x, y, id, radius, out),
+            4 => self.search::<Keys<4>>(x, y, id, radius, out),
+            8 => self.search::<Keys<8>>(x, y, id, radius, out),
+            18 => self.search::<Keys<18>>(x, y, id, radius, out),
+            34 => self.search::<Keys<34>>(x, y, id, radius, out),
+            _ => self.search::<Keys<KEY_SLOTS>>(x, y, id, radius, out),
         }
     }
 }
@@ -762,6 +806,18 @@ mod tests {
     /// A grid of `(x, y, id, fused)` agents, handed over as two tables
     /// (as the ECS may), so the seam between parts is exercised too.
     fn grid_of(points: &[(f32, f32, u32, f32)], width: f32, height: f32, radius: f32, k: usize) -> SpatialGrid {
+        build(SpatialGrid::default(), points, width, height, radius, k)
+    }
+
+    /// `grid` rebuilt from `points` (see [`grid_of`]).
+    fn build(
+        mut grid: SpatialGrid,
+        points: &[(f32, f32, u32, f32)],
+        width: f32,
+        height: f32,
+        radius: f32,
+        k: usize,
+    ) -> SpatialGrid {
         let ids: Vec<AgentId> = points.iter().map(|p| AgentId(p.2)).collect();
         let positions: Vec<Position> = points.iter().map(|p| Position(Vec2::new(p.0, p.1))).collect();
         let fused: Vec<Fused> = points.iter().map(|p| Fused(p.3)).collect();
@@ -770,14 +826,21 @@ mod tests {
             Columns { ids: &ids[..half], positions: &positions[..half], fused: &fused[..half] },
             Columns { ids: &ids[half..], positions: &positions[half..], fused: &fused[half..] },
         ];
-        let mut grid = SpatialGrid::default();
         grid.rebuild(width, height, radius, k, &parts);
         grid
     }
 
+    /// Both builds of the search (where the processor has AVX-512; else the
+    /// portable one twice) against brute force.
     fn check_world(points: &[(f32, f32, u32)], width: f32, height: f32, radius: f32, k: usize) {
         let with_fused: Vec<_> = points.iter().map(|&(x, y, id)| (x, y, id, id as f32)).collect();
-        let grid = grid_of(&with_fused, width, height, radius, k);
+        for grid in [SpatialGrid::default(), SpatialGrid::portable()] {
+            let grid = build(grid, &with_fused, width, height, radius, k);
+            check_grid(&grid, points, radius, k);
+        }
+    }
+
+    fn check_grid(grid: &SpatialGrid, points: &[(f32, f32, u32)], radius: f32, k: usize) {
         let mut nearest = Nearest::new(k);
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
