@@ -6,7 +6,7 @@
 //! same bits. Each function here is one line of the specification.
 
 /// One step of SplitMix64 (wrapping `u64` arithmetic throughout).
-#[inline]
+#[inline(always)]
 pub const fn splitmix64(z: u64) -> u64 {
     let z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -16,7 +16,7 @@ pub const fn splitmix64(z: u64) -> u64 {
 
 /// The top 24 bits of a hash as an `f32` in `[0, 1)`; exact, since 24 bits
 /// fit the `f32` significand.
-#[inline]
+#[inline(always)]
 pub fn unit(h: u64) -> f32 {
     (h >> 40) as f32 * (1.0 / 16_777_216.0)
 }
@@ -36,13 +36,13 @@ pub fn spawn(seed: u64, k: u64) -> u64 {
 
 /// The per-agent, per-frame part of [`noise`]; compute it once per agent and
 /// frame and feed it to [`noise_from`] for each channel.
-#[inline]
+#[inline(always)]
 pub fn noise_key(seed: u64, id: u32, frame: u64) -> u64 {
     splitmix64(seed ^ ((id as u64) << 32) ^ frame)
 }
 
 /// `noise` for one channel, given [`noise_key`]: uniform in `[-1, 1)`.
-#[inline]
+#[inline(always)]
 pub fn noise_from(key: u64, channel: u64) -> f32 {
     2.0 * unit(splitmix64(key.wrapping_add(channel))) - 1.0
 }

@@ -78,7 +78,7 @@ impl Background {
 
     /// Bilinear samples of all channels at `(x, y)`, as SPEC 3 defines them
     /// (clamped to the outer cell centres).
-    #[inline]
+    #[inline(always)]
     pub fn sample_all(&self, x: f32, y: f32) -> [f32; MAX_CHANNELS] {
         let (i0, j0, fu, fv) = self.locate(x, y);
         let i1 = (i0 + 1).min(self.side - 1);
@@ -95,7 +95,7 @@ impl Background {
     /// at `(x, y)`, so that a loop over agents can ask a few agents ahead:
     /// the raster (2 MiB at the default size) does not fit in L2, and
     /// agents in table order land on it at random.
-    #[inline]
+    #[inline(always)]
     pub fn prefetch(&self, x: f32, y: f32) {
         #[cfg(target_arch = "x86_64")]
         {
@@ -139,14 +139,14 @@ impl Event {
     }
 
     /// Squared distance from the event's centre.
-    #[inline]
+    #[inline(always)]
     pub fn distance_sq(&self, x: f32, y: f32) -> f32 {
         let (dx, dy) = (x - self.x, y - self.y);
         dx * dx + dy * dy
     }
 
     /// The event's term of `F_c`: `magnitude · max(0, 1 - d²/r²)`.
-    #[inline]
+    #[inline(always)]
     pub fn field(&self, x: f32, y: f32) -> f32 {
         self.magnitude * (1.0 - self.distance_sq(x, y) / (self.radius * self.radius)).max(0.0)
     }

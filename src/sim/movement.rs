@@ -132,6 +132,7 @@ pub fn move_agents(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::parallel::{Isa, vectorised_for};
 
     #[test]
     fn wrap_angle_lands_in_range() {
@@ -156,8 +157,8 @@ mod tests {
         }
     }
 
-    /// The AVX2 build of the loop moves agents to the same bits as the
-    /// baseline build, walls included.
+    /// Every build of the loop the processor has (AVX-512, AVX2) moves
+    /// agents to the same bits as the baseline build, walls included.
     #[test]
     fn vectorised_moves_are_bit_identical() {
         let config = ModelConfig::default();
@@ -176,18 +177,15 @@ mod tests {
                 (Position(Vec2::new(edge(unit()), edge(unit()))), Heading((unit() * 2.0 - 1.0) * 4.0))
             })
             .collect();
-        let run = |wide: bool| {
+        let run = |isa: Isa| {
             let mut positions: Vec<Position> = start.iter().map(|s| s.0).collect();
             let mut headings: Vec<Heading> = start.iter().map(|s| s.1).collect();
             for frame in 0..5 {
-                if wide {
-                    vectorised(
-                        #[inline(always)]
-                        || move_chunk(&config, frame, &ids, &outputs, &mut positions, &mut headings),
-                    );
-                } else {
-                    move_chunk(&config, frame, &ids, &outputs, &mut positions, &mut headings);
-                }
+                vectorised_for(
+                    isa,
+                    #[inline(always)]
+                    || move_chunk(&config, frame, &ids, &outputs, &mut positions, &mut headings),
+                );
             }
             positions
                 .iter()
@@ -195,7 +193,10 @@ mod tests {
                 .map(|(p, h)| (p.0.x.to_bits(), p.0.y.to_bits(), h.0.to_bits()))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(run(true), run(false));
+        let base = run(Isa::Baseline);
+        for isa in Isa::available() {
+            assert_eq!(run(isa), base, "{isa:?}");
+        }
     }
 
     #[test]

@@ -8,11 +8,12 @@
 //! so two simulations with different thread counts can live in one process
 //! (the determinism test does exactly that).
 //!
-//! [`vectorised`] runs a chunk's loop compiled for AVX2 where the processor
-//! has it: the build targets baseline x86-64 (SSE2's 4 lanes), and the
-//! loops the compiler vectorises get twice the width. Same operations in
-//! the same order (Rust never fuses a multiply and an add by itself), so
-//! the results do not depend on which build ran.
+//! [`vectorised`] runs a chunk's loop compiled for AVX-512 or AVX2 where
+//! the processor has them: the build targets baseline x86-64 (SSE2's 4
+//! lanes), and the loops the compiler vectorises get two or four times the
+//! width. Same operations in the same order (Rust never fuses a multiply
+//! and an add by itself), so the results do not depend on which build ran;
+//! the tests compare every build the processor has ([`Isa::available`]).
 
 use std::sync::Arc;
 
@@ -60,23 +61,87 @@ impl Default for ComputePool {
     }
 }
 
-/// Runs `work` compiled for AVX2 where the processor has it, else as built.
+/// The instruction sets [`vectorised`] compiles a loop for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// As built: baseline x86-64 (SSE2), or the target's own.
+    Baseline,
+    /// AVX2: 8 lanes of `f32`.
+    Avx2,
+    /// AVX-512 F, DQ, VL and BW: 16 lanes of `f32`, and 64-bit multiplies
+    /// in vectors (the noise hashes).
+    Avx512,
+}
+
+impl Isa {
+    /// Whether this processor has it.
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Baseline => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The widest this processor has.
+    pub fn best() -> Self {
+        [Isa::Avx512, Isa::Avx2].into_iter().find(|isa| isa.is_available()).unwrap_or(Isa::Baseline)
+    }
+
+    /// Every one this processor has, baseline first (for the tests that
+    /// check they all give the same bits).
+    pub fn available() -> Vec<Self> {
+        [Isa::Baseline, Isa::Avx2, Isa::Avx512].into_iter().filter(|isa| isa.is_available()).collect()
+    }
+}
+
+/// Runs `work` compiled for the widest instruction set the processor has
+/// ([`Isa::best`]).
 ///
-/// The closure is inlined into a `#[target_feature(enable = "avx2")]`
-/// function, so its loops are code-generated for AVX2 there. Mark the
-/// closure `#[inline(always)]`, and the functions its loop calls too: a
-/// call the compiler leaves out of line runs the baseline build. The
-/// feature test is a cached flag.
+/// The closure is inlined into a `#[target_feature]` function, so its
+/// loops are code-generated for that set there. Mark the closure
+/// `#[inline(always)]`, and the functions its loop calls too: a call the
+/// compiler leaves out of line runs the baseline build. The feature test
+/// is a cached flag.
 #[inline]
 pub fn vectorised<R>(work: impl FnOnce() -> R) -> R {
+    vectorised_for(Isa::best(), work)
+}
+
+/// [`vectorised`] for a given instruction set.
+///
+/// # Panics
+/// If the processor lacks `isa`.
+#[inline]
+pub fn vectorised_for<R>(isa: Isa, work: impl FnOnce() -> R) -> R {
+    assert!(isa.is_available(), "this processor lacks {isa:?}");
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    {
         #[target_feature(enable = "avx2")]
         fn avx2<R>(work: impl FnOnce() -> R) -> R {
             work()
         }
-        // SAFETY: the processor has AVX2, checked just above.
-        return unsafe { avx2(work) };
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
+        fn avx512<R>(work: impl FnOnce() -> R) -> R {
+            work()
+        }
+        match isa {
+            Isa::Baseline => work(),
+            // SAFETY: the processor has it, checked just above.
+            Isa::Avx2 => unsafe { avx2(work) },
+            // SAFETY: as above.
+            Isa::Avx512 => unsafe { avx512(work) },
+        }
     }
+    #[cfg(not(target_arch = "x86_64"))]
     work()
 }
