@@ -199,8 +199,9 @@ fn block_hits(xs: &[f32; 8], ys: &[f32; 8], ids: &[u32; 8], x: f32, y: f32, id: 
 trait KeyList: Sized {
     fn new(k: usize) -> Self;
 
-    /// Offers the candidates in grid slots `lo .. hi` that are within `R`
-    /// (`d² ≤ r2`) and are not agent `id`.
+    /// Offers the candidates in grid slots `lo .. hi` with `d² ≤ r2` that
+    /// are not agent `id` (it may offer fewer: those that cannot make the
+    /// list).
     #[allow(clippy::too_many_arguments)]
     fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32);
 
@@ -558,19 +559,19 @@ impl SpatialGrid {
     /// cell). The agent's own row comes first, then outwards, so the
     /// list's cut-off shrinks early.
     #[inline(always)]
-    fn scan_square(&self, x: f32, y: f32, reach: f32, mut run: impl FnMut(usize, usize)) -> f32 {
+    fn scan_square(&self, x: f32, y: f32, reach: f32, mut run: impl FnMut(f32, usize, usize)) -> f32 {
         let (reach, (c0, c1), (r0, r1)) = self.square(x, y, reach);
         let centre = self.row(y);
         let (lo, hi) = self.run(centre, c0, c1);
-        run(lo, hi);
+        run(reach, lo, hi);
         for d in 1..=(centre - r0).max(r1 - centre) {
             if centre >= r0 + d {
                 let (lo, hi) = self.run(centre - d, c0, c1);
-                run(lo, hi);
+                run(reach, lo, hi);
             }
             if centre + d <= r1 {
                 let (lo, hi) = self.run(centre + d, c0, c1);
-                run(lo, hi);
+                run(reach, lo, hi);
             }
         }
         reach
@@ -642,12 +643,17 @@ impl SpatialGrid {
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
         let mut keys = S::new(out.k);
         loop {
+            // Only candidates within the square's inscribed disc can be
+            // part of a proven answer (see the end test below), so none
+            // beyond it is offered: in a dense world that halves the
+            // insertions (1M agents: about 58 candidates in the square, 25 in
+            // the disc).
             let covered = self.scan_square(
                 x,
                 y,
                 reach,
                 #[inline(always)]
-                |lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2),
+                |covered, lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2.min(covered * covered)),
             );
             let kth = keys.kth();
             // Done when everything that could beat the K-th lies inside the
