@@ -358,13 +358,15 @@ pub struct SpatialGrid {
     ys: Vec<f32>,
     ids: Vec<u32>,
     fused: Vec<f32>,
-    /// `rank[k]`: where the k-th agent given to `rebuild` sits in the arrays.
-    rank: Vec<u32>,
+    /// `origin[at]`: which agent given to `rebuild` (numbered across the
+    /// parts, in order) sits in slot `at` of the arrays.
+    origin: Vec<u32>,
+    /// Each agent's cell, in the order given to `rebuild` (rebuild
+    /// scratch, kept so that no frame allocates).
+    cell_of: Vec<u32>,
     /// Per part of the agents, per cell: a count, then a write cursor
-    /// (rebuild scratch, kept so that no frame allocates).
+    /// (rebuild scratch, as above).
     cursors: Vec<u32>,
-    /// Neighbourhoods computed in cell order, before they go to the agents.
-    summaries: Vec<Neighbourhood>,
     /// First search distance `h` (see the type's docs), for the last `K`.
     first_reach: f32,
     /// Searches run the AVX-512 build ([`avx512`]) where it fits `K`: the
@@ -404,6 +406,7 @@ struct GridWriter {
     ys: *mut f32,
     ids: *mut u32,
     fused: *mut f32,
+    origin: *mut u32,
 }
 // SAFETY: the parts write disjoint slots (see `SpatialGrid::rebuild`).
 unsafe impl Send for GridWriter {}
@@ -414,12 +417,13 @@ impl GridWriter {
     /// `at` is below the arrays' length, and no other thread touches slot
     /// `at` meanwhile.
     #[inline]
-    unsafe fn write(self, at: usize, x: f32, y: f32, id: u32, fused: f32) {
+    unsafe fn write(self, at: usize, x: f32, y: f32, id: u32, fused: f32, origin: u32) {
         unsafe {
             self.xs.add(at).write(x);
             self.ys.add(at).write(y);
             self.ids.add(at).write(id);
             self.fused.add(at).write(fused);
+            self.origin.add(at).write(origin);
         }
     }
 }
@@ -462,11 +466,13 @@ impl SpatialGrid {
     /// Rebuilds the grid from the agents in `parts` (the ECS's tables, in
     /// order; usually one).
     ///
-    /// The cell of every agent is computed in parallel (into `rank`, which
-    /// is free until the scatter), then counted and scattered in parallel
-    /// too (one part of the agents per worker, see below): agents stay in
-    /// table order within a cell, so the grid does not depend on the
-    /// thread count.
+    /// A counting sort in two parallel passes, one part of the agents per
+    /// worker: each part finds its agents' cells and counts them per cell,
+    /// the counts become per-part write cursors, and each part scatters its
+    /// own agents. Agents stay in table order within a cell, so the grid
+    /// does not depend on the thread count. (At 10k agents each parallel
+    /// pass costs more in waking the workers than in work, so there are
+    /// only two.)
     pub fn rebuild(&mut self, width: f32, height: f32, radius: f32, k: usize, parts: &[Columns<'_>]) {
         let n: usize = parts.iter().map(|p| p.ids.len()).sum();
         let density = n.max(1) as f32 / (width * height);
@@ -481,18 +487,6 @@ impl SpatialGrid {
         self.per_y = self.rows as f32 / height;
         let cells = self.cols * self.rows;
 
-        self.rank.resize(n, 0);
-        let mut offset = 0;
-        for part in parts {
-            let out = &mut self.rank[offset..offset + part.positions.len()];
-            offset += out.len();
-            let (cols, rows, per_x, per_y) = (self.cols, self.rows, self.per_x, self.per_y);
-            out.par_chunks_mut(CHUNK).zip(part.positions.par_chunks(CHUNK)).for_each(|(out, positions)| {
-                for (c, p) in out.iter_mut().zip(positions) {
-                    *c = (axis_cell(p.0.y, per_y, rows) * cols + axis_cell(p.0.x, per_x, cols)) as u32;
-                }
-            });
-        }
         // Padding, far away, so a block read from any slot stays in bounds.
         self.xs.resize(n + PADDING, 0.0);
         self.ys.resize(n + PADDING, 0.0);
@@ -500,24 +494,26 @@ impl SpatialGrid {
         self.ys[n..].fill(f32::INFINITY);
         self.fused.resize(n, 0.0);
         self.ids.resize(n + PADDING, 0);
+        self.origin.resize(n, 0);
+        self.cell_of.resize(n, 0);
 
-        // Counting sort in parallel: the agents are cut into one part per
-        // worker (equal chunks of `rank`, so nothing is allocated); each
-        // part counts its agents per cell, the counts become per-part write
-        // cursors (cell c's slots go to part 0's agents, then part 1's,
-        // ...), and each part scatters its own agents. Within a cell agents
-        // stay in table order, exactly as one sequential pass would leave
-        // them, so the grid is the same on any thread count.
+        // The parts: equal chunks of the agents (so nothing is allocated).
         let workers = rayon::current_num_threads().clamp(1, n.div_ceil(CHUNK).max(1));
         let size = n.div_ceil(workers).max(1);
         let parts_n = n.div_ceil(size);
         self.cursors.clear();
         self.cursors.resize(parts_n * cells, 0);
-        self.cursors.par_chunks_mut(cells).zip(self.rank.par_chunks(size)).for_each(|(counts, rank)| {
-            for &c in rank {
-                counts[c as usize] += 1;
-            }
-        });
+        let (cols, rows, per_x, per_y) = (self.cols, self.rows, self.per_x, self.per_y);
+        self.cursors.par_chunks_mut(cells).zip(self.cell_of.par_chunks_mut(size)).enumerate().for_each(
+            |(part, (counts, cell_of))| {
+                let (from, to) = (part * size, part * size + cell_of.len());
+                for (c, (_, p, _)) in cell_of.iter_mut().zip(agents_in(parts, from, to)) {
+                    *c = (axis_cell(p.0.y, per_y, rows) * cols + axis_cell(p.0.x, per_x, cols)) as u32;
+                    counts[*c as usize] += 1;
+                }
+            },
+        );
+        // Cell c's slots go to part 0's agents, then part 1's, ...
         self.starts.clear();
         self.starts.resize(cells + 1, 0);
         let mut total = 0u32;
@@ -534,19 +530,21 @@ impl SpatialGrid {
             ys: self.ys.as_mut_ptr(),
             ids: self.ids.as_mut_ptr(),
             fused: self.fused.as_mut_ptr(),
+            origin: self.origin.as_mut_ptr(),
         };
-        self.cursors.par_chunks_mut(cells).zip(self.rank.par_chunks_mut(size)).enumerate().for_each(
-            |(part, (cursors, ranks))| {
-                let (from, to) = (part * size, part * size + ranks.len());
-                for (rank, (id, p, fused)) in ranks.iter_mut().zip(agents_in(parts, from, to)) {
-                    let cursor = &mut cursors[*rank as usize];
+        self.cursors.par_chunks_mut(cells).zip(self.cell_of.par_chunks(size)).enumerate().for_each(
+            |(part, (cursors, cell_of))| {
+                let from = part * size;
+                for (k, (&c, (id, p, fused))) in
+                    (from..).zip(cell_of.iter().zip(agents_in(parts, from, from + cell_of.len())))
+                {
+                    let cursor = &mut cursors[c as usize];
                     let at = *cursor as usize;
                     *cursor += 1;
                     // SAFETY: `at` is below n (the cursors of all parts run over
                     // disjoint slot ranges covering 0..n), and only this part
                     // writes it (see the cursors above).
-                    unsafe { out.write(at, p.0.x, p.0.y, id.0, fused.0) };
-                    *rank = at as u32;
+                    unsafe { out.write(at, p.0.x, p.0.y, id.0, fused.0, k as u32) };
                 }
             },
         );
@@ -730,7 +728,9 @@ impl SpatialGrid {
 ///
 /// Neighbourhoods are computed in cell order, not in the agents' (random)
 /// table order: consecutive searches then read the same few cells, which
-/// stay in cache. Each result is then copied to its agent through `rank`.
+/// stay in cache. Each result goes straight to its agent (through the
+/// grid's `origin`), rather than through a buffer and a second parallel
+/// pass, which at 10k agents cost more in waking the workers than in work.
 pub fn map_neighbourhoods(
     mut agents: Query<(&AgentId, &Position, &Fused, &mut Neighbourhood), With<Agent>>,
     mut grid: ResMut<SpatialGrid>,
@@ -738,48 +738,67 @@ pub fn map_neighbourhoods(
     clock: Res<SimClock>,
     pool: Res<ComputePool>,
 ) {
-    let parts: Vec<Columns> = agents
-        .contiguous_iter()
-        .expect(TABLES)
-        .map(|(ids, positions, fused, _)| Columns { ids, positions, fused })
-        .collect();
-    let n = parts.iter().map(|p| p.ids.len()).sum();
+    let mut tables: Vec<_> = agents.contiguous_iter_mut().expect(TABLES).collect();
+    let parts: Vec<Columns> =
+        tables.iter().map(|&(ids, positions, fused, _)| Columns { ids, positions, fused }).collect();
+    let n: usize = parts.iter().map(|p| p.ids.len()).sum();
     pool.install(|| grid.rebuild(config.width, config.height, config.radius, config.neighbours, &parts));
-    drop(parts);
 
     let (radius, k, previous_defined) = (config.radius, config.neighbours, clock.frame > 0);
-    let mut summaries = std::mem::take(&mut grid.summaries);
-    summaries.resize(n, Neighbourhood::default());
-    let grid = &mut *grid;
-    {
-        let grid = &*grid;
-        pool.install(|| {
-            summaries.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, out)| {
-                let mut nearest = Nearest::new(k);
-                for (i, out) in out.iter_mut().enumerate() {
-                    let at = chunk * CHUNK + i;
-                    let (x, y) = (grid.xs[at], grid.ys[at]);
-                    grid.nearest(x, y, grid.ids[at], radius, &mut nearest);
-                    *out = nearest.summary(previous_defined);
-                }
+    let grid = &*grid;
+    let out = NeighbourhoodWriter {
+        tables: tables
+            .iter_mut()
+            .map(|(.., neighbourhoods)| {
+                let neighbourhoods: &mut [Neighbourhood] = neighbourhoods;
+                (neighbourhoods.as_mut_ptr(), neighbourhoods.len())
             })
-        });
-        let mut offset = 0;
-        for (.., mut neighbourhoods) in agents.contiguous_iter_mut().expect(TABLES) {
-            let neighbourhoods: &mut [Neighbourhood] = &mut neighbourhoods;
-            let ranks = &grid.rank[offset..offset + neighbourhoods.len()];
-            offset += neighbourhoods.len();
-            let summaries = &summaries;
-            pool.install(|| {
-                neighbourhoods.par_chunks_mut(CHUNK).zip(ranks.par_chunks(CHUNK)).for_each(|(out, ranks)| {
-                    for (out, &r) in out.iter_mut().zip(ranks) {
-                        *out = summaries[r as usize];
-                    }
-                })
-            });
+            .collect(),
+    };
+    pool.install(|| {
+        (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|chunk| {
+            let mut nearest = Nearest::new(k);
+            for at in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
+                grid.nearest(grid.xs[at], grid.ys[at], grid.ids[at], radius, &mut nearest);
+                // SAFETY: `origin` is a permutation of 0..n (a counting
+                // sort's), so each agent is written once, by the one
+                // worker whose chunk holds its slot; the columns outlive
+                // this pass (`tables` holds them).
+                unsafe { out.write(grid.origin[at] as usize, nearest.summary(previous_defined)) };
+            }
+        })
+    });
+    drop(tables);
+}
+
+/// Raw access to the agents' [`Neighbourhood`] columns (one per ECS table,
+/// in order) for the parallel search, which writes each agent once.
+struct NeighbourhoodWriter {
+    tables: Vec<(*mut Neighbourhood, usize)>,
+}
+// SAFETY: the workers write disjoint agents (see `map_neighbourhoods`).
+unsafe impl Send for NeighbourhoodWriter {}
+unsafe impl Sync for NeighbourhoodWriter {}
+
+impl NeighbourhoodWriter {
+    /// Stores agent `k`'s neighbourhood (`k` numbered across the tables).
+    ///
+    /// # Safety
+    /// `k` is below the tables' total length, and no other thread touches
+    /// agent `k` meanwhile.
+    #[inline]
+    unsafe fn write(&self, mut k: usize, value: Neighbourhood) {
+        for &(column, len) in &self.tables {
+            if k < len {
+                // SAFETY: `k < len`, the column's length; exclusive by the
+                // caller's promise.
+                unsafe { column.add(k).write(value) };
+                return;
+            }
+            k -= len;
         }
+        unreachable!("agent {k} beyond the tables");
     }
-    grid.summaries = summaries;
 }
 
 #[cfg(test)]
@@ -880,15 +899,18 @@ mod tests {
             .collect();
         for grid in &grids[1..] {
             assert_eq!(grid.starts, grids[0].starts);
-            assert_eq!(grid.rank, grids[0].rank);
+            assert_eq!(grid.origin, grids[0].origin);
             assert_eq!(grid.ids, grids[0].ids);
             assert_eq!((&grid.xs, &grid.ys, &grid.fused), (&grids[0].xs, &grids[0].ys, &grids[0].fused));
         }
         // And it is a counting sort: cells in order, table order within.
         let g = &grids[0];
-        for (k, &at) in g.rank.iter().enumerate() {
-            assert_eq!(g.ids[at as usize], points[k].2);
+        for (at, &k) in g.origin.iter().enumerate() {
+            assert_eq!(g.ids[at], points[k as usize].2);
         }
+        let mut seen = g.origin.clone();
+        seen.sort_unstable();
+        assert!(seen.iter().copied().eq(0..points.len() as u32), "origin is a permutation");
         for c in 0..g.cols * g.rows {
             let ids = &g.ids[g.starts[c] as usize..g.starts[c + 1] as usize];
             assert!(ids.windows(2).all(|w| w[0] < w[1]), "cell {c} out of table order");
