@@ -205,10 +205,15 @@ trait KeyList: Sized {
     #[allow(clippy::too_many_arguments)]
     fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32);
 
-    /// Squared distance of the `K`-th key so far, `+∞` while fewer are held.
+    /// Puts every candidate offered so far into the list (a list may hold
+    /// some back, to insert them in one go).
+    fn settle(&mut self) {}
+
+    /// Squared distance of the `K`-th key so far, `+∞` while fewer are
+    /// held; after [`Self::settle`].
     fn kth(&self) -> f32;
 
-    /// The keys, sorted, at least `K + 1` of them.
+    /// The keys, sorted (after [`Self::settle`]), at least `K + 1` of them.
     fn keys(&mut self) -> &[f64];
 }
 
@@ -653,6 +658,7 @@ impl SpatialGrid {
                 #[inline(always)]
                 |covered, lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2.min(covered * covered)),
             );
+            keys.settle();
             let kth = keys.kth();
             // Done when everything that could beat the K-th lies inside the
             // square (K found within it), or the square covered `R`.

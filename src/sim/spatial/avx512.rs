@@ -9,7 +9,10 @@
 //!   insertion is three shift-max-min steps where the portable build's
 //!   18 keys take nine SSE pairs;
 //! - a block of candidates is 16 wide, one register of distances, and the
-//!   compare gives the hit mask directly.
+//!   compare gives the hit mask directly;
+//! - the hits are compressed into a buffer, their keys built in registers,
+//!   and inserted in one loop at the end of the square: a loop over each
+//!   block's hits mispredicted its exit once per block.
 //!
 //! Same keys in the same order, so the answer is bit for bit the portable
 //! build's; the tests run both against brute force.
@@ -18,12 +21,16 @@ use super::{KeyList, Nearest, SpatialGrid};
 
 /// Keys the list holds: three registers of eight.
 const SLOTS: usize = 24;
+/// Candidates held back before they are inserted (more are inserted at
+/// once: a crowded square).
+#[cfg(target_arch = "x86_64")]
+const PENDING: usize = 64;
 
 /// Whether the processor has AVX-512F.
 pub(super) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("popcnt")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -42,7 +49,7 @@ pub(super) fn fits(k: usize) -> bool {
 /// The processor has AVX-512F ([`available`] said so), and [`fits`]
 /// holds for `out`'s `K`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,popcnt")]
 pub(super) unsafe fn nearest(grid: &SpatialGrid, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
     grid.search::<x86::Keys>(x, y, id, radius, out)
 }
@@ -61,7 +68,7 @@ pub(super) unsafe fn nearest(grid: &SpatialGrid, x: f32, y: f32, id: u32, radius
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{super::key, super::key_dist_sq, KeyList, SLOTS, SpatialGrid};
+    use super::{super::key_dist_sq, KeyList, PENDING, SLOTS, SpatialGrid};
     use crate::sim::spatial::EMPTY;
 
     /// The sorted list: lanes 0–7, 8–15 and 16–23.
@@ -72,6 +79,12 @@ mod x86 {
     pub(in crate::sim::spatial) struct Keys {
         regs: [__m512d; 3],
         k: usize,
+        /// Candidates offered but not yet in the list: a scan compresses
+        /// each block's hits here with no branch per hit, and
+        /// [`KeyList::settle`] inserts them in one loop (one mispredicted
+        /// exit per search, not one per block).
+        pending: [u64; PENDING + 16],
+        held: usize,
         /// The keys in memory, for [`KeyList::keys`].
         flat: [f64; SLOTS],
     }
@@ -114,7 +127,7 @@ mod x86 {
             debug_assert!(k < SLOTS);
             // SAFETY: only ever inlined into code compiled for AVX-512F.
             let empty = unsafe { _mm512_set1_pd(EMPTY) };
-            Self { regs: [empty; 3], k, flat: [EMPTY; SLOTS] }
+            Self { regs: [empty; 3], k, pending: [0; PENDING + 16], held: 0, flat: [EMPTY; SLOTS] }
         }
 
         /// Distances 16 at a time; the compare masks off candidates beyond
@@ -129,26 +142,47 @@ mod x86 {
             let mut start = lo;
             while start < hi {
                 let valid = ((1u32 << (hi - start).min(16)) - 1) as __mmask16;
-                let mut d2 = [0.0f32; 16];
                 // SAFETY: compiled for AVX-512F (see the type); the loads
                 // read slots `start .. start + 16`, inside the arrays as
-                // `start < hi <= n` and they hold `n + PADDING` slots.
-                let mut hits = unsafe {
+                // `start < hi <= n` and they hold `n + PADDING` slots. The
+                // two stores write 8 keys each from `held <= PENDING` on,
+                // at most up to `PENDING + 16`, the buffer's length.
+                unsafe {
                     let dx = _mm512_sub_ps(_mm512_loadu_ps(grid.xs.as_ptr().add(start)), _mm512_set1_ps(x));
                     let dy = _mm512_sub_ps(_mm512_loadu_ps(grid.ys.as_ptr().add(start)), _mm512_set1_ps(y));
                     let d = _mm512_add_ps(_mm512_mul_ps(dx, dx), _mm512_mul_ps(dy, dy));
-                    _mm512_storeu_ps(d2.as_mut_ptr(), d);
                     let near = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(valid, d, _mm512_set1_ps(r2));
                     let ids = _mm512_loadu_si512(grid.ids.as_ptr().add(start).cast());
-                    _mm512_mask_cmpneq_epi32_mask(near, ids, _mm512_set1_epi32(id as i32)) as u32
-                };
-                while hits != 0 {
-                    let j = hits.trailing_zeros() as usize;
-                    hits &= hits - 1;
-                    self.insert(key(d2[j], start + j));
+                    let hits = _mm512_mask_cmpneq_epi32_mask(near, ids, _mm512_set1_epi32(id as i32));
+                    // Keys, `distance² bits << 32 | slot`, eight per register.
+                    let bits = _mm512_castps_si512(d);
+                    let slots =
+                        _mm512_add_epi64(_mm512_set1_epi64(start as i64), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+                    let keys = |half: __m256i, slots: __m512i| {
+                        _mm512_or_si512(_mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(half)), slots)
+                    };
+                    let low = keys(_mm512_castsi512_si256(bits), slots);
+                    let high =
+                        keys(_mm512_extracti64x4_epi64::<1>(bits), _mm512_add_epi64(slots, _mm512_set1_epi64(8)));
+                    for (mask, keys) in [(hits as u8, low), ((hits >> 8) as u8, high)] {
+                        let at = self.pending.as_mut_ptr().add(self.held);
+                        _mm512_storeu_si512(at.cast(), _mm512_maskz_compress_epi64(mask, keys));
+                        self.held += mask.count_ones() as usize;
+                    }
+                }
+                if self.held > PENDING {
+                    self.settle();
                 }
                 start += 16;
             }
+        }
+
+        #[inline(always)]
+        fn settle(&mut self) {
+            for at in 0..self.held {
+                self.insert(f64::from_bits(self.pending[at]));
+            }
+            self.held = 0;
         }
 
         #[inline(always)]
