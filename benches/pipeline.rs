@@ -11,21 +11,13 @@ use genesis::sim::{EventSchedule, ModelConfig, Population, Scenario};
 fn run(agents: u32, threads: usize) -> BenchReport {
     // Enough frames for a steady figure, fewer for big worlds.
     let frames = (2_000_000_000 / (agents as u64 * 1000)).clamp(20, 1000);
-    let options = BenchOptions {
-        scenario: Scenario {
-            config: ModelConfig::default(),
-            population: Population::Generated(agents),
-            events: EventSchedule::Default,
-            ..Scenario::default()
-        },
-        frames,
-        warmup: frames / 10,
-        threads,
-        json: None,
-        dump: None,
-        series: None,
-        progress: false,
+    let scenario = Scenario {
+        config: ModelConfig::default(),
+        population: Population::Generated(agents),
+        events: EventSchedule::Default,
+        ..Scenario::default()
     };
+    let options = BenchOptions::new(scenario, frames, frames / 10, threads);
     bench::run(&options).expect("benchmark runs")
 }
 

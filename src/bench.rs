@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::series::{Series, SeriesPlugin};
 use crate::sim::{
     AgentId, Anomaly, AnomalyCount, ComputePool, DetectionScore, Fused, Heading, MlpOutput, Neighbourhood, Position,
-    Scenario, SimControl, SimulationPlugin, Stage, StageTimings, timing::percentile,
+    Scenario, SimControl, SimulationPlugin, SpaceOrder, Stage, StageTimings, timing::percentile,
 };
 
 /// What to run and where to write the results.
@@ -38,12 +38,25 @@ pub struct BenchOptions {
     pub series: Option<PathBuf>,
     /// Print progress lines to stderr on long runs.
     pub progress: bool,
+    /// Put the agents back in space order every this many frames (0:
+    /// never); see [`crate::sim::spatial::order`].
+    pub reorder_every: u64,
 }
 
 impl BenchOptions {
     /// A quiet run of `scenario` writing no files.
     pub fn new(scenario: Scenario, frames: u64, warmup: u64, threads: usize) -> Self {
-        Self { scenario, frames, warmup, threads, json: None, dump: None, series: None, progress: false }
+        Self {
+            scenario,
+            frames,
+            warmup,
+            threads,
+            json: None,
+            dump: None,
+            series: None,
+            progress: false,
+            reorder_every: SpaceOrder::default().every,
+        }
     }
 }
 
@@ -125,6 +138,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
         if series.is_some() {
             app.add_plugins(SeriesPlugin { frames: options.frames as usize });
         }
+        app.insert_resource(SpaceOrder { every: options.reorder_every });
     });
     let mut frame_ns = Vec::with_capacity(measured as usize);
     let started = Instant::now();

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchOptions};
 use crate::scenario::ScenarioFiles;
-use crate::sim::{ModelConfig, Population, Scenario};
+use crate::sim::{ModelConfig, Population, Scenario, SpaceOrder};
 use crate::{csv, generate, sweep};
 
 /// Genesis: a real-time environmental-awareness simulation.
@@ -324,6 +324,10 @@ pub struct BenchArgs {
     /// Worker threads; 0 uses one per core. Results do not depend on it.
     #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
     pub threads: usize,
+    /// Put the agents back in space order (for cache locality) every N
+    /// frames; 0 never does. Results do not depend on it.
+    #[arg(long, value_name = "N", default_value_t = SpaceOrder::default().every)]
+    pub reorder_every: u64,
     /// Write the JSON report (SPEC section 6) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -445,6 +449,7 @@ impl BenchArgs {
             dump: self.dump.clone(),
             series: self.series.clone(),
             progress: !self.quiet,
+            reorder_every: self.reorder_every,
         })
     }
 }

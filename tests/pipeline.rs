@@ -113,6 +113,45 @@ fn state_is_identical_on_one_and_two_threads() {
     assert_eq!(String::from_utf8(one).unwrap().lines().count(), 3001);
 }
 
+/// Putting the agents in space order moves them in the ECS table and
+/// renumbers their anomaly-history slots, and changes nothing computed:
+/// reordering every 5 frames (often, so that the history is renumbered
+/// again before its old rows are gone) or every 32 gives the state of a run
+/// that never reorders, through the window filling and past an event.
+#[test]
+fn space_order_changes_nothing_computed() {
+    use genesis::sim::{AgentSlot, SpaceOrder};
+    let config = ModelConfig { width: 300.0, height: 300.0, window: 16, ..ModelConfig::default() };
+    let run = |every: u64| {
+        let mut app = build_app(scenario(config.clone(), 3000), 2, 16);
+        app.insert_resource(SpaceOrder { every });
+        for _ in 0..130 {
+            app.update();
+        }
+        let world = app.world_mut();
+        // Table order: slots follow it, and ids do not once reordered.
+        let order: Vec<(u32, usize)> =
+            world.query::<(&AgentId, &AgentSlot)>().iter(world).map(|(id, slot)| (id.0, slot.index())).collect();
+        assert!(order.iter().enumerate().all(|(k, &(_, slot))| slot == k), "slots follow the table");
+        let ids_sorted = order.windows(2).all(|w| w[0].0 < w[1].0);
+        assert_eq!(ids_sorted, every == 0, "agents reordered (every {every})");
+        (rows(&mut app), app.world().resource::<genesis::sim::AnomalyCount>().total)
+    };
+    let (never, never_flags) = run(0);
+    assert!(never_flags > 0, "the run should flag anomalies");
+    for every in [5, 32] {
+        let (rows, flags) = run(every);
+        assert_eq!(flags, never_flags, "every {every}: anomalies");
+        for (got, want) in rows.iter().zip(&never) {
+            // The window's re-sums follow slots, so z may differ by rounding.
+            assert!((got.5 - want.5).abs() <= 1e-5 * want.5.max(1.0), "every {every}, agent {}: z", want.0);
+            let (mut got, mut want) = (*got, *want);
+            (got.5, want.5) = (0.0, 0.0);
+            assert_eq!(got, want, "every {every}: agent {}", want.0);
+        }
+    }
+}
+
 /// `restart` (the desktop's reset, seed and agent-count controls) leaves no
 /// trace of the run before it: a world restarted mid-run then run N frames
 /// equals a new app run N frames, state, anomaly totals and score alike.

@@ -26,14 +26,24 @@ pub struct Agent;
 pub struct AgentId(pub u32);
 
 /// The agent's column in dense per-agent stores (the anomaly history):
-/// `0 .. agent count`, unique, assigned only by [`spawn_population`]. It has
-/// no public constructor, so two live agents never share one.
+/// `0 .. agent count`, unique, assigned by [`spawn_population`] and
+/// renumbered by [`AgentSlot::renumber`] only. It has no public
+/// constructor, so two live agents never share one.
 #[derive(Component, Debug, PartialEq, Eq)]
 pub struct AgentSlot(u32);
 
 impl AgentSlot {
     pub fn index(&self) -> usize {
         self.0 as usize
+    }
+
+    /// Gives the agents of `slots` the slots `0 .. len` in order: the space
+    /// order keeper ([`super::spatial::order`]) does, after moving the
+    /// per-agent stores' columns to match.
+    pub(crate) fn renumber(slots: &mut [AgentSlot]) {
+        for (j, slot) in slots.iter_mut().enumerate() {
+            slot.0 = j as u32;
+        }
     }
 
     #[cfg(test)]

@@ -63,21 +63,70 @@ pub struct AnomalyCount {
 }
 
 /// The last `WIN` fused values of every agent, frame-major.
+///
+/// A ring of `WIN + 1` rows, each one frame's values of every agent by
+/// slot: `WIN` live rows, and a spare that the next frame writes while it
+/// reads the oldest live row (which then becomes the spare).
+///
+/// When the agents are renumbered ([`Self::renumber`], by the space order
+/// keeper), the rows already written are not moved at once: at a million
+/// agents that cost 40–70 ms, most of a frame, every time. They keep the
+/// old numbering and are read through a map (the agent now in slot `j`
+/// sits in column `map[j]` there), while each frame moves one of them to
+/// the new numbering, newest first; the oldest leave the window by
+/// themselves. After `WIN / 2` frames no old row is left.
 #[derive(Resource, Debug, Default)]
 pub struct FusedHistory {
     agents: usize,
     window: usize,
-    /// `window × agents`; row `r`, column `slot`.
+    /// `(window + 1) × agents`; row `r`, column `slot`.
     values: Vec<f32>,
-    /// Row the next frame writes (and, once full, the oldest row).
+    /// Row the next frame writes.
     head: usize,
     /// Frames stored so far, at most `window`.
     filled: usize,
+    /// Frames stored so far, modulo `window`: whose turn it is to re-sum.
+    tick: usize,
+    /// Per row: written before the last renumbering (read through `map`).
+    old: Vec<bool>,
+    /// The column, in old rows, of the agent now in each slot.
+    map: Vec<u32>,
+    /// A row's worth of scratch for moving a row to the new numbering.
+    scratch: Vec<f32>,
+}
+
+/// Where an agent's values sit in one live row: the row's first element,
+/// and whether the row is in the old numbering (read through the map).
+#[derive(Clone, Copy, Debug)]
+struct RowRef {
+    base: usize,
+    old: bool,
+}
+
+/// What every agent's detector needs to know about the ring this frame.
+struct Frame {
+    /// The row this frame writes.
+    write: usize,
+    /// The oldest live row, read and dropped this frame (once full).
+    oldest: Option<RowRef>,
+    /// The rows a re-sum reads, oldest first: the window after this
+    /// frame's write.
+    window: Vec<RowRef>,
 }
 
 impl FusedHistory {
     pub fn new(agents: usize, window: usize) -> Self {
-        Self { agents, window, values: vec![0.0; agents * window], head: 0, filled: 0 }
+        Self {
+            agents,
+            window,
+            values: vec![0.0; agents * (window + 1)],
+            head: 0,
+            filled: 0,
+            tick: 0,
+            old: vec![false; window + 1],
+            map: Vec::new(),
+            scratch: Vec::new(),
+        }
     }
 
     /// Whether every agent holds `WIN` values.
@@ -85,10 +134,36 @@ impl FusedHistory {
         self.filled == self.window
     }
 
+    /// Physical row `back` rows before the head (1: the newest).
+    fn row_back(&self, back: usize) -> usize {
+        (self.head + self.window + 1 - back) % (self.window + 1)
+    }
+
+    fn row_ref(&self, row: usize) -> RowRef {
+        RowRef { base: row * self.agents, old: self.old[row] }
+    }
+
+    /// The column of the agent in `slot` in `row`.
+    #[inline]
+    fn column(&self, row: RowRef, slot: usize) -> usize {
+        if row.old { self.map[slot] as usize } else { slot }
+    }
+
     /// The values remembered for `slot`, oldest first.
     pub fn values(&self, slot: usize) -> impl Iterator<Item = f32> + '_ {
-        let start = if self.is_full() { self.head } else { 0 };
-        (0..self.filled).map(move |k| self.values[((start + k) % self.window) * self.agents + slot])
+        (1..=self.filled).rev().map(move |back| {
+            let row = self.row_ref(self.row_back(back));
+            self.values[row.base + self.column(row, slot)]
+        })
+    }
+
+    /// The ring as this frame's detectors see it.
+    fn frame(&self) -> Frame {
+        let oldest = self.is_full().then(|| self.row_ref(self.row_back(self.window)));
+        // After the write: the `WIN - 1` newest live rows, then the head.
+        let write = RowRef { base: self.head * self.agents, old: false };
+        let window = (1..self.window).rev().map(|back| self.row_ref(self.row_back(back))).chain([write]);
+        Frame { write: write.base, oldest, window: window.collect() }
     }
 
     /// Runs the detector for agents `slots` with this frame's `fused`
@@ -99,9 +174,11 @@ impl FusedHistory {
     /// No two calls running at the same time may share a slot, and every
     /// slot must be below the agent count (both hold for [`AgentSlot`]s,
     /// which are unique and dense; the count is checked).
+    #[allow(clippy::too_many_arguments)]
     unsafe fn detect(
         &self,
         view: HistoryView,
+        frame: &Frame,
         slots: &[AgentSlot],
         fused: &[Fused],
         sums: &mut [WindowSums],
@@ -118,33 +195,75 @@ impl FusedHistory {
             let x = fused.0 as f64;
             *out = if full { verdict(sums, x, inv, threshold) } else { Anomaly::default() };
             flagged += out.flagged as u64;
-            // SAFETY: slot < agents and head < window, so the index is in
-            // bounds; only this call touches this slot's column (caller).
-            let cell = unsafe { view.base.add(self.head * self.agents + slot) };
-            let oldest = unsafe { cell.read() } as f64;
-            unsafe { cell.write(fused.0) };
-            if full && (self.head + slot / RESUM_GROUP).is_multiple_of(window) {
+            // SAFETY: every index is a row's first element plus a column
+            // below the agent count (slots and the map are permutations of
+            // it). This call writes only its own slot of the write row; the
+            // old rows it reads other columns of are written by no one now.
+            let oldest = match frame.oldest {
+                Some(row) => (unsafe { view.base.add(row.base + self.column(row, slot)).read() }) as f64,
+                None => 0.0,
+            };
+            unsafe { view.base.add(frame.write + slot).write(fused.0) };
+            if full && (self.tick + slot / RESUM_GROUP).is_multiple_of(window) {
                 // Fresh two-pass sums from the stored column.
                 let (mut s, mut s2) = (0.0, 0.0);
-                for r in 0..window {
-                    let v = unsafe { view.base.add(r * self.agents + slot).read() } as f64;
+                for &row in &frame.window {
+                    let v = unsafe { view.base.add(row.base + self.column(row, slot)).read() } as f64;
                     s += v;
                     s2 += v * v;
                 }
                 *sums = WindowSums { sum: s, sum_sq: s2 };
             } else {
-                let old = if full { oldest } else { 0.0 };
-                sums.sum += x - old;
-                sums.sum_sq += x * x - old * old;
+                sums.sum += x - oldest;
+                sums.sum_sq += x * x - oldest * oldest;
             }
         }
         flagged
     }
 
-    /// Moves the ring on by one frame.
+    /// Renumbers the agents: the agent now in slot `j` was in slot
+    /// `from[j]` (`from` a permutation of the slots). Rows left in the
+    /// numbering before are moved to the current one first (with renumberings
+    /// `WIN / 2` frames apart or more, there are none left).
+    pub fn renumber(&mut self, from: &[u32]) {
+        assert_eq!(from.len(), self.agents, "one old slot per agent");
+        while self.move_one_row() {}
+        self.map.clear();
+        self.map.extend_from_slice(from);
+        for back in 1..=self.filled {
+            let row = self.row_back(back);
+            self.old[row] = true;
+        }
+    }
+
+    /// Moves the newest live row still in the old numbering to the current
+    /// one; false if there was none.
+    fn move_one_row(&mut self) -> bool {
+        let Some(row) = (1..=self.filled).map(|back| self.row_back(back)).find(|&r| self.old[r]) else {
+            return false;
+        };
+        let n = self.agents;
+        let values = &mut self.values[row * n..(row + 1) * n];
+        self.scratch.clear();
+        self.scratch.extend_from_slice(values);
+        let (old, map) = (&self.scratch[..], &self.map[..]);
+        values.par_chunks_mut(CHUNK).zip(map.par_chunks(CHUNK)).for_each(|(values, map)| {
+            for (value, &column) in values.iter_mut().zip(map) {
+                *value = old[column as usize];
+            }
+        });
+        self.old[row] = false;
+        true
+    }
+
+    /// Moves the ring on by one frame, and one old row to the new
+    /// numbering.
     fn advance(&mut self) {
-        self.head = (self.head + 1) % self.window;
+        self.old[self.head] = false;
+        self.head = (self.head + 1) % (self.window + 1);
         self.filled = (self.filled + 1).min(self.window);
+        self.tick = (self.tick + 1) % self.window;
+        self.move_one_row();
     }
 }
 
@@ -187,8 +306,10 @@ pub fn detect_anomalies(
     pool: Res<ComputePool>,
 ) {
     let threshold = config.z_threshold as f64;
+    let frame = history.frame();
     let view = HistoryView { base: history.values.as_mut_ptr() };
     let history_ref = &*history;
+    let frame = &frame;
     let mut flagged = 0;
     for (slots, fused, mut sums, mut anomalies) in agents.contiguous_iter_mut().expect(TABLES) {
         let (sums, anomalies): (&mut [WindowSums], &mut [Anomaly]) = (&mut sums, &mut anomalies);
@@ -202,7 +323,7 @@ pub fn detect_anomalies(
                 .into_par_iter()
                 // SAFETY: AgentSlots are unique, so chunks touch disjoint columns.
                 .map(|(slots, fused, sums, out)| unsafe {
-                    history_ref.detect(view, slots, fused, sums, out, threshold)
+                    history_ref.detect(view, frame, slots, fused, sums, out, threshold)
                 })
                 .sum::<u64>()
         });
@@ -229,13 +350,13 @@ mod tests {
         }
 
         fn step(&mut self, x: f32, threshold: f64) -> Anomaly {
+            let frame = self.history.frame();
             let view = HistoryView { base: self.history.values.as_mut_ptr() };
             let mut out = [Anomaly::default()];
             let slot = [AgentSlot::for_test(0)];
+            let sums = std::slice::from_mut(&mut self.sums);
             // SAFETY: a single slot, a single caller.
-            unsafe {
-                self.history.detect(view, &slot, &[Fused(x)], std::slice::from_mut(&mut self.sums), &mut out, threshold)
-            };
+            unsafe { self.history.detect(view, &frame, &slot, &[Fused(x)], sums, &mut out, threshold) };
             self.history.advance();
             out[0]
         }
@@ -268,19 +389,19 @@ mod tests {
                     Fused(crate::rng::unit(state) * 3.7 + 0.1)
                 })
                 .collect();
+            let frame = history.frame();
             let view = HistoryView { base: history.values.as_mut_ptr() };
             // SAFETY: one caller, unique slots below the agent count.
-            unsafe { history.detect(view, &slots, &fused, &mut sums, &mut out, 4.0) };
+            unsafe { history.detect(view, &frame, &slots, &fused, &mut sums, &mut out, 4.0) };
             history.advance();
             if !history.is_full() {
                 continue;
             }
             for (slot, s) in sums.iter().enumerate() {
                 let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
-                for r in 0..window {
-                    let v = history.values[r * agents + slot] as f64;
-                    sum += v;
-                    sum_sq += v * v;
+                for v in history.values(slot) {
+                    sum += v as f64;
+                    sum_sq += v as f64 * v as f64;
                 }
                 if (s.sum, s.sum_sq) == (sum, sum_sq) {
                     last_fresh[slot] = t;
@@ -289,6 +410,58 @@ mod tests {
         }
         // Every agent was re-summed in the last window.
         assert!(last_fresh.iter().all(|&t| t >= 4 * window), "{last_fresh:?}");
+    }
+
+    /// Renumbering agents (moving the history's columns, the slots and the
+    /// sums with them) changes no verdict: two detectors fed the same
+    /// values, one renumbered now and then, flag the same agents with the
+    /// same z-scores, before and after the window fills.
+    #[test]
+    fn renumbered_history_follows_its_agents() {
+        let (agents, window) = (40, 8);
+        let mut plain = FusedHistory::new(agents, window);
+        let mut moved = FusedHistory::new(agents, window);
+        let slots: Vec<AgentSlot> = (0..agents as u32).map(AgentSlot::for_test).collect();
+        let (mut plain_sums, mut moved_sums) =
+            (vec![WindowSums::default(); agents], vec![WindowSums::default(); agents]);
+        // `order[j]`: the agent (plain slot) now in moved slot j.
+        let mut order: Vec<usize> = (0..agents).collect();
+        let mut state = 7u64;
+        let mut next = || {
+            state = crate::rng::splitmix64(state);
+            state
+        };
+        for t in 0..5 * window {
+            if t % 3 == 1 {
+                // A random permutation: moved slot j takes old slot from[j].
+                let mut from: Vec<u32> = (0..agents as u32).collect();
+                for i in (1..agents).rev() {
+                    from.swap(i, (next() % (i as u64 + 1)) as usize);
+                }
+                moved.renumber(&from);
+                order = from.iter().map(|&f| order[f as usize]).collect();
+                moved_sums = from.iter().map(|&f| moved_sums[f as usize]).collect();
+            }
+            let fused: Vec<Fused> = (0..agents).map(|_| Fused(crate::rng::unit(next()) * 2.0)).collect();
+            let moved_fused: Vec<Fused> = order.iter().map(|&a| fused[a]).collect();
+            let (mut plain_out, mut moved_out) = (vec![Anomaly::default(); agents], vec![Anomaly::default(); agents]);
+            for (history, fused, sums, out) in [
+                (&mut plain, &fused, &mut plain_sums, &mut plain_out),
+                (&mut moved, &moved_fused, &mut moved_sums, &mut moved_out),
+            ] {
+                let frame = history.frame();
+                let view = HistoryView { base: history.values.as_mut_ptr() };
+                // SAFETY: one caller, unique slots below the agent count.
+                unsafe { history.detect(view, &frame, &slots, fused, sums, out, 1.5) };
+                history.advance();
+            }
+            for (j, &a) in order.iter().enumerate() {
+                assert_eq!(moved.values(j).collect::<Vec<_>>(), plain.values(a).collect::<Vec<_>>(), "frame {t}");
+                // Re-sums come on a slot's turn, so sums may differ in
+                // rounding; verdicts within it.
+                assert!((moved_out[j].z - plain_out[a].z).abs() <= 1e-5 * plain_out[a].z.max(1.0), "frame {t}");
+            }
+        }
     }
 
     #[test]

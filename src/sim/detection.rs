@@ -15,7 +15,7 @@ use bevy::prelude::*;
 
 use super::{
     SimClock, Stage,
-    agents::{Agent, AgentSlot, Position},
+    agents::{Agent, AgentId, Position},
     anomaly::{Anomaly, AnomalyCount, detect_anomalies},
     environment::ActiveEvents,
 };
@@ -37,9 +37,10 @@ pub struct DetectionScore {
     pub false_alarms: u64,
     /// Agents × frames scored.
     pub agent_frames: u64,
-    /// Slots of witnesses not yet flagged, to check next frame (sorted).
-    watching: Vec<usize>,
-    watching_next: Vec<usize>,
+    /// Ids of witnesses not yet flagged, to check next frame (sorted).
+    /// Ids, not slots or entities: agents may be reordered between frames.
+    watching: Vec<u32>,
+    watching_next: Vec<u32>,
 }
 
 impl DetectionScore {
@@ -56,7 +57,7 @@ impl DetectionScore {
 
 /// Updates the [`DetectionScore`] with this frame's flags.
 pub fn score_detection(
-    agents: Query<(&AgentSlot, &Position, &Anomaly), With<Agent>>,
+    agents: Query<(&AgentId, &Position, &Anomaly), With<Agent>>,
     events: Res<ActiveEvents>,
     count: Res<AnomalyCount>,
     clock: Res<SimClock>,
@@ -69,14 +70,14 @@ pub fn score_detection(
     if count.this_frame == 0 && !starting && score.watching.is_empty() {
         return;
     }
-    for (slot, p, anomaly) in &agents {
+    for (id, p, anomaly) in &agents {
         let (x, y) = (p.0.x, p.0.y);
         if anomaly.flagged {
             if !events.iter().any(|e| e.distance_sq(x, y) <= e.radius * e.radius) {
                 score.false_alarms += 1;
             }
             // Witnesses of events that started last frame, flagged now.
-            let (lo, hi) = equal_range(&score.watching, slot.index());
+            let (lo, hi) = equal_range(&score.watching, id.0);
             score.noticed += (hi - lo) as u64;
         }
         for e in events.iter().filter(|e| e.start == clock.frame) {
@@ -86,7 +87,7 @@ pub fn score_detection(
                 if anomaly.flagged {
                     score.noticed += 1;
                 } else {
-                    score.watching_next.push(slot.index());
+                    score.watching_next.push(id.0);
                 }
             }
         }
@@ -97,7 +98,7 @@ pub fn score_detection(
 }
 
 /// The range of `value` in the sorted `list`.
-fn equal_range(list: &[usize], value: usize) -> (usize, usize) {
+fn equal_range(list: &[u32], value: u32) -> (usize, usize) {
     (list.partition_point(|&v| v < value), list.partition_point(|&v| v <= value))
 }
 
@@ -121,7 +122,7 @@ mod tests {
         let agents: Vec<Entity> = [at(1.0, 0.0), at(0.0, 3.0), at(-4.0, 0.0), at(8.0, 0.0), at(50.0, 50.0)]
             .into_iter()
             .enumerate()
-            .map(|(slot, p)| world.spawn((Agent, AgentSlot::for_test(slot as u32), p, Anomaly::default())).id())
+            .map(|(id, p)| world.spawn((Agent, AgentId(id as u32), p, Anomaly::default())).id())
             .collect();
         let flags_by_frame =
             [[true, false, false, true, true], [false, true, false, false, true], [false, false, true, false, false]];

@@ -55,7 +55,7 @@ pub use fusion::Fused;
 pub use inference::{Mlp, MlpOutput};
 pub use parallel::ComputePool;
 pub use sensing::{SensorTrace, Sensors};
-pub use spatial::Neighbourhood;
+pub use spatial::{Neighbourhood, SpaceOrder};
 pub use timing::StageTimings;
 
 /// The schedule that sets a simulation up from its [`Scenario`]: spawning

@@ -22,6 +22,9 @@ use bevy::prelude::*;
 use rayon::prelude::*;
 
 mod avx512;
+pub mod order;
+
+pub use order::SpaceOrder;
 
 use super::{
     SimClock, Stage,
@@ -34,7 +37,9 @@ use super::{
 pub(super) fn plugin(app: &mut App) {
     app.register_required_components::<Agent, Neighbourhood>()
         .init_resource::<SpatialGrid>()
-        .add_systems(super::SimFrame, map_neighbourhoods.in_set(Stage::Spatial));
+        .init_resource::<SpaceOrder>()
+        .init_resource::<order::OrderScratch>()
+        .add_systems(super::SimFrame, (order::keep_space_order, map_neighbourhoods).chain().in_set(Stage::Spatial));
 }
 
 /// What an agent knows of its neighbours this frame.
