@@ -87,12 +87,15 @@ pub struct FusedHistory {
     filled: usize,
     /// Frames stored so far, modulo `window`: whose turn it is to re-sum.
     tick: usize,
-    /// Per row: written before the last renumbering (read through `map`).
+    /// Where each of the ring's positions is stored in `values` (a row
+    /// moved to the new numbering is written to the spare's storage, and
+    /// the two swap places: no scratch row).
+    place: Vec<usize>,
+    /// Per ring position: written before the last renumbering (read through
+    /// `map`).
     old: Vec<bool>,
     /// The column, in old rows, of the agent now in each slot.
     map: Vec<u32>,
-    /// A row's worth of scratch for moving a row to the new numbering.
-    scratch: Vec<f32>,
 }
 
 /// Where an agent's values sit in one live row: the row's first element,
@@ -123,9 +126,9 @@ impl FusedHistory {
             head: 0,
             filled: 0,
             tick: 0,
+            place: (0..=window).collect(),
             old: vec![false; window + 1],
             map: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -140,7 +143,7 @@ impl FusedHistory {
     }
 
     fn row_ref(&self, row: usize) -> RowRef {
-        RowRef { base: row * self.agents, old: self.old[row] }
+        RowRef { base: self.place[row] * self.agents, old: self.old[row] }
     }
 
     /// The column of the agent in `slot` in `row`.
@@ -161,7 +164,7 @@ impl FusedHistory {
     fn frame(&self) -> Frame {
         let oldest = self.is_full().then(|| self.row_ref(self.row_back(self.window)));
         // After the write: the `WIN - 1` newest live rows, then the head.
-        let write = RowRef { base: self.head * self.agents, old: false };
+        let write = RowRef { base: self.place[self.head] * self.agents, old: false };
         let window = (1..self.window).rev().map(|back| self.row_ref(self.row_back(back))).chain([write]);
         Frame { write: write.base, oldest, window: window.collect() }
     }
@@ -222,14 +225,20 @@ impl FusedHistory {
     }
 
     /// Renumbers the agents: the agent now in slot `j` was in slot
-    /// `from[j]` (`from` a permutation of the slots). Rows left in the
-    /// numbering before are moved to the current one first (with renumberings
+    /// `from(j)` (a permutation of the slots). Rows left in the numbering
+    /// before are moved to the current one first (with renumberings
     /// `WIN / 2` frames apart or more, there are none left).
-    pub fn renumber(&mut self, from: &[u32]) {
-        assert_eq!(from.len(), self.agents, "one old slot per agent");
+    pub fn renumber(&mut self, from: impl Fn(usize) -> u32 + Sync) {
         while self.move_one_row() {}
-        self.map.clear();
-        self.map.extend_from_slice(from);
+        let agents = self.agents;
+        self.map.resize(agents, 0);
+        self.map.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, map)| {
+            for (j, old) in map.iter_mut().enumerate() {
+                *old = from(chunk * CHUNK + j);
+                // The detector reads old rows at these columns.
+                assert!((*old as usize) < agents, "old slot {old} beyond the {agents} agents");
+            }
+        });
         for back in 1..=self.filled {
             let row = self.row_back(back);
             self.old[row] = true;
@@ -237,21 +246,20 @@ impl FusedHistory {
     }
 
     /// Moves the newest live row still in the old numbering to the current
-    /// one; false if there was none.
+    /// one, into the spare row's storage (the two then swap places); false
+    /// if there was none. Call between frames, when the head is the spare.
     fn move_one_row(&mut self) -> bool {
         let Some(row) = (1..=self.filled).map(|back| self.row_back(back)).find(|&r| self.old[r]) else {
             return false;
         };
         let n = self.agents;
-        let values = &mut self.values[row * n..(row + 1) * n];
-        self.scratch.clear();
-        self.scratch.extend_from_slice(values);
-        let (old, map) = (&self.scratch[..], &self.map[..]);
-        values.par_chunks_mut(CHUNK).zip(map.par_chunks(CHUNK)).for_each(|(values, map)| {
-            for (value, &column) in values.iter_mut().zip(map) {
-                *value = old[column as usize];
+        let (source, target) = split_rows(&mut self.values, n, self.place[row], self.place[self.head]);
+        target.par_chunks_mut(CHUNK).zip(self.map.par_chunks(CHUNK)).for_each(|(target, map)| {
+            for (value, &column) in target.iter_mut().zip(map) {
+                *value = source[column as usize];
             }
         });
+        self.place.swap(row, self.head);
         self.old[row] = false;
         true
     }
@@ -264,6 +272,18 @@ impl FusedHistory {
         self.filled = (self.filled + 1).min(self.window);
         self.tick = (self.tick + 1) % self.window;
         self.move_one_row();
+    }
+}
+
+/// Rows `source` and `target` (different) of `values`, `n` wide.
+fn split_rows(values: &mut [f32], n: usize, source: usize, target: usize) -> (&[f32], &mut [f32]) {
+    assert_ne!(source, target, "a row is moved to another");
+    if source < target {
+        let (low, high) = values.split_at_mut(target * n);
+        (&low[source * n..(source + 1) * n], &mut high[..n])
+    } else {
+        let (low, high) = values.split_at_mut(source * n);
+        (&high[..n], &mut low[target * n..(target + 1) * n])
     }
 }
 
@@ -438,7 +458,7 @@ mod tests {
                 for i in (1..agents).rev() {
                     from.swap(i, (next() % (i as u64 + 1)) as usize);
                 }
-                moved.renumber(&from);
+                moved.renumber(|j| from[j]);
                 order = from.iter().map(|&f| order[f as usize]).collect();
                 moved_sums = from.iter().map(|&f| moved_sums[f as usize]).collect();
             }

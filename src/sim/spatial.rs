@@ -38,7 +38,6 @@ pub(super) fn plugin(app: &mut App) {
     app.register_required_components::<Agent, Neighbourhood>()
         .init_resource::<SpatialGrid>()
         .init_resource::<SpaceOrder>()
-        .init_resource::<order::OrderScratch>()
         .add_systems(super::SimFrame, (order::keep_space_order, map_neighbourhoods).chain().in_set(Stage::Spatial));
 }
 

@@ -53,14 +53,6 @@ impl Default for SpaceOrder {
     }
 }
 
-/// Buffers reused between reorderings, so that moving a column allocates
-/// nothing after the first time.
-#[derive(Resource, Default)]
-pub struct OrderScratch {
-    words: Vec<u64>,
-    from: Vec<u32>,
-}
-
 /// The agent state that lives from one frame to the next, moved with its
 /// agent. (Slots are renumbered instead, and the anomaly history follows:
 /// [`FusedHistory::renumber`].)
@@ -78,13 +70,15 @@ type Carried = (
 /// The other agent components ([`Transient`]) are outputs that their stage
 /// writes for every agent each frame before any later stage reads them,
 /// so they are left where they are: the frame that reorders rewrites them.
+/// Columns move through the grid's rebuild scratch (4 bytes per agent,
+/// unused until the rebuild that follows), one 4-byte word of a component
+/// at a time, so the reordering needs no memory of its own.
 pub fn keep_space_order(
     mut agents: Query<Carried, With<Agent>>,
-    grid: Res<SpatialGrid>,
+    mut grid: ResMut<SpatialGrid>,
     order: Res<SpaceOrder>,
     clock: Res<SimClock>,
     mut history: ResMut<FusedHistory>,
-    mut scratch: ResMut<OrderScratch>,
     pool: Res<ComputePool>,
 ) {
     if order.every == 0 || clock.frame == 0 || !clock.frame.is_multiple_of(order.every) {
@@ -99,21 +93,19 @@ pub fn keep_space_order(
     // The grid's `origin`, slot to agent, is a permutation of the agents it
     // was built from; the table has not changed since, unless agents were
     // respawned (then the lengths differ, or it is still a permutation).
-    let from = &grid.origin;
-    if from.len() != ids.len() {
+    let grid = &mut *grid;
+    let (from, scratch) = (&grid.origin[..], &mut grid.cell_of[..]);
+    if from.len() != ids.len() || scratch.len() != from.len() {
         return;
     }
-    let scratch = &mut *scratch;
-    scratch.from.clear();
-    scratch.from.extend(from.iter().map(|&k| slots[k as usize].index() as u32));
     pool.install(|| {
-        history.renumber(&scratch.from);
-        let words = &mut scratch.words;
-        permute(&mut ids, from, words);
-        permute(&mut positions, from, words);
-        permute(&mut headings, from, words);
-        permute(&mut fused, from, words);
-        permute(&mut sums, from, words);
+        let slots = &slots[..];
+        history.renumber(|j| slots[from[j] as usize].index() as u32);
+        permute(&mut ids, from, scratch);
+        permute(&mut positions, from, scratch);
+        permute(&mut headings, from, scratch);
+        permute(&mut fused, from, scratch);
+        permute(&mut sums, from, scratch);
     });
     AgentSlot::renumber(&mut slots);
 }
@@ -122,43 +114,44 @@ pub fn keep_space_order(
 /// its stage, every frame, before any later stage reads it.
 pub type Transient = (Neighbourhood, Sensors, MlpOutput, Anomaly);
 
+/// Components made of 4-byte words with no padding, any bits of which are
+/// a value: safe to move a word at a time.
+///
+/// # Safety
+/// Implement only for such types.
+unsafe trait Words: Copy + Send + Sync {}
+// SAFETY: a `u32`, a pair of `f32`, an `f32`, an `f32`, a pair of `f64`:
+// no padding, every bit pattern a value.
+unsafe impl Words for AgentId {}
+unsafe impl Words for Position {}
+unsafe impl Words for Heading {}
+unsafe impl Words for Fused {}
+unsafe impl Words for WindowSums {}
+
 /// `column[j] = old column[from[j]]` for every `j` (`from` a permutation),
-/// the old column copied into `scratch` first.
-fn permute<T: Send + Sync>(column: &mut [T], from: &[u32], scratch: &mut Vec<u64>) {
-    assert!(align_of::<T>() <= align_of::<u64>(), "scratch words align the column's elements");
-    assert_eq!(column.len(), from.len());
-    let bytes = size_of_val(column);
-    scratch.clear();
-    scratch.resize(bytes.div_ceil(size_of::<u64>()), 0);
-    let old = scratch.as_mut_ptr().cast::<T>();
-    // SAFETY: the scratch holds `bytes` bytes, aligned for `T` (checked
-    // above), and does not overlap the column. The old values are bitwise
-    // moved out and each moved back exactly once (`from` is a permutation),
-    // so nothing is dropped twice or lost.
-    unsafe { std::ptr::copy_nonoverlapping(column.as_ptr(), old, column.len()) };
-    let old = OldColumn(old);
-    column.par_chunks_mut(CHUNK).zip(from.par_chunks(CHUNK)).for_each(|(out, from)| {
-        for (value, &k) in out.iter_mut().zip(from) {
-            // SAFETY: `k` is below the length (a permutation of it), and
-            // each old value is read once; the write does not drop the
-            // slot's bits, which were moved out above.
-            unsafe { std::ptr::write(value, old.read(k as usize)) };
-        }
-    });
-}
-
-/// The moved-out values of a column being permuted.
-struct OldColumn<T>(*const T);
-// SAFETY: the workers read disjoint elements, each once (see `permute`).
-unsafe impl<T: Send> Send for OldColumn<T> {}
-unsafe impl<T: Send> Sync for OldColumn<T> {}
-
-impl<T> OldColumn<T> {
-    /// # Safety
-    /// `k` is in bounds and read once.
-    #[inline]
-    unsafe fn read(&self, k: usize) -> T {
-        unsafe { self.0.add(k).read() }
+/// one 4-byte word of the elements at a time through `scratch` (as long as
+/// the column): gather every element's word into the scratch, then write
+/// the scratch back.
+fn permute<T: Words>(column: &mut [T], from: &[u32], scratch: &mut [u32]) {
+    const WORD: usize = size_of::<u32>();
+    assert!(size_of::<T>().is_multiple_of(WORD) && align_of::<T>() >= WORD, "whole, aligned words");
+    assert!(column.len() == from.len() && scratch.len() == from.len());
+    let lanes = size_of::<T>() / WORD;
+    // SAFETY: `T` is whole aligned words with no padding, any bits a value
+    // (`Words`), so the column is `len × lanes` initialised `u32`s.
+    let words: &mut [u32] = unsafe { std::slice::from_raw_parts_mut(column.as_mut_ptr().cast(), column.len() * lanes) };
+    for lane in 0..lanes {
+        let source = &*words;
+        scratch.par_chunks_mut(CHUNK).zip(from.par_chunks(CHUNK)).for_each(|(out, from)| {
+            for (word, &k) in out.iter_mut().zip(from) {
+                *word = source[k as usize * lanes + lane];
+            }
+        });
+        words.par_chunks_mut(CHUNK * lanes).zip(scratch.par_chunks(CHUNK)).for_each(|(out, moved)| {
+            for (element, &word) in out.chunks_exact_mut(lanes).zip(moved) {
+                element[lane] = word;
+            }
+        });
     }
 }
 
