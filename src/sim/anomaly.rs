@@ -96,6 +96,8 @@ pub struct FusedHistory {
     old: Vec<bool>,
     /// The column, in old rows, of the agent now in each slot.
     map: Vec<u32>,
+    /// The last frame's [`Frame::window`], kept for its allocation.
+    rows: Vec<RowRef>,
 }
 
 /// Where an agent's values sit in one live row: the row's first element,
@@ -129,6 +131,7 @@ impl FusedHistory {
             place: (0..=window).collect(),
             old: vec![false; window + 1],
             map: Vec::new(),
+            rows: Vec::new(),
         }
     }
 
@@ -160,13 +163,16 @@ impl FusedHistory {
         })
     }
 
-    /// The ring as this frame's detectors see it.
-    fn frame(&self) -> Frame {
+    /// The ring as this frame's detectors see it; hand it back to
+    /// [`Self::advance`].
+    fn frame(&mut self) -> Frame {
         let oldest = self.is_full().then(|| self.row_ref(self.row_back(self.window)));
         // After the write: the `WIN - 1` newest live rows, then the head.
         let write = RowRef { base: self.place[self.head] * self.agents, old: false };
-        let window = (1..self.window).rev().map(|back| self.row_ref(self.row_back(back))).chain([write]);
-        Frame { write: write.base, oldest, window: window.collect() }
+        let mut window = std::mem::take(&mut self.rows);
+        window.clear();
+        window.extend((1..self.window).rev().map(|back| self.row_ref(self.row_back(back))).chain([write]));
+        Frame { write: write.base, oldest, window }
     }
 
     /// Runs the detector for agents `slots` with this frame's `fused`
@@ -264,9 +270,10 @@ impl FusedHistory {
         true
     }
 
-    /// Moves the ring on by one frame, and one old row to the new
-    /// numbering.
-    fn advance(&mut self) {
+    /// Moves the ring on by one frame (`frame`, from [`Self::frame`], is
+    /// done with), and one old row to the new numbering.
+    fn advance(&mut self, frame: Frame) {
+        self.rows = frame.window;
         self.old[self.head] = false;
         self.head = (self.head + 1) % (self.window + 1);
         self.filled = (self.filled + 1).min(self.window);
@@ -329,7 +336,7 @@ pub fn detect_anomalies(
     let frame = history.frame();
     let view = HistoryView { base: history.values.as_mut_ptr() };
     let history_ref = &*history;
-    let frame = &frame;
+    let frame_ref = &frame;
     let mut flagged = 0;
     for (slots, fused, mut sums, mut anomalies) in agents.contiguous_iter_mut().expect(TABLES) {
         let (sums, anomalies): (&mut [WindowSums], &mut [Anomaly]) = (&mut sums, &mut anomalies);
@@ -343,12 +350,12 @@ pub fn detect_anomalies(
                 .into_par_iter()
                 // SAFETY: AgentSlots are unique, so chunks touch disjoint columns.
                 .map(|(slots, fused, sums, out)| unsafe {
-                    history_ref.detect(view, frame, slots, fused, sums, out, threshold)
+                    history_ref.detect(view, frame_ref, slots, fused, sums, out, threshold)
                 })
                 .sum::<u64>()
         });
     }
-    history.advance();
+    history.advance(frame);
     count.this_frame = flagged;
     count.total += flagged;
 }
@@ -377,7 +384,7 @@ mod tests {
             let sums = std::slice::from_mut(&mut self.sums);
             // SAFETY: a single slot, a single caller.
             unsafe { self.history.detect(view, &frame, &slot, &[Fused(x)], sums, &mut out, threshold) };
-            self.history.advance();
+            self.history.advance(frame);
             out[0]
         }
     }
@@ -413,7 +420,7 @@ mod tests {
             let view = HistoryView { base: history.values.as_mut_ptr() };
             // SAFETY: one caller, unique slots below the agent count.
             unsafe { history.detect(view, &frame, &slots, &fused, &mut sums, &mut out, 4.0) };
-            history.advance();
+            history.advance(frame);
             if !history.is_full() {
                 continue;
             }
@@ -473,7 +480,7 @@ mod tests {
                 let view = HistoryView { base: history.values.as_mut_ptr() };
                 // SAFETY: one caller, unique slots below the agent count.
                 unsafe { history.detect(view, &frame, &slots, fused, sums, out, 1.5) };
-                history.advance();
+                history.advance(frame);
             }
             for (j, &a) in order.iter().enumerate() {
                 assert_eq!(moved.values(j).collect::<Vec<_>>(), plain.values(a).collect::<Vec<_>>(), "frame {t}");

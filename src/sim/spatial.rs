@@ -350,8 +350,10 @@ pub struct Columns<'a> {
 /// did not prove the answer: in a dense world an agent reads a few dozen
 /// candidates, not all the hundreds within `R`. Cells are half that first
 /// guess wide, so the square is a handful of cells a side, but hold at
-/// least about two agents: in a sparse world a row of nearly empty cells
-/// costs more in set-up than the few extra candidates of wider cells.
+/// least about half a block of candidates (two agents for the portable
+/// build's blocks of 8, four for the AVX-512 build's 16): in a sparse world
+/// a row of nearly empty cells costs more in set-up than the few extra
+/// candidates of wider cells.
 #[derive(Resource, Debug, Default)]
 pub struct SpatialGrid {
     cols: usize,
