@@ -76,6 +76,9 @@ pub struct BenchReport {
     pub warmup: u64,
     pub threads: usize,
     pub seed: u64,
+    /// The widest instruction set the hot loops ran in
+    /// ([`crate::sim::parallel::Isa`]): speed depends on it, results do not.
+    pub isa: &'static str,
     /// Measured frames per second of wall time.
     pub hz: f64,
     pub wall_seconds: f64,
@@ -215,6 +218,7 @@ fn report(app: &mut App, options: &BenchOptions, frame_ns: &mut [u64], wall: Dur
         warmup: options.warmup,
         threads: world.resource::<ComputePool>().threads(),
         seed: options.scenario.config.seed,
+        isa: crate::sim::parallel::Isa::best().name(),
         hz: frame_ns.len() as f64 / wall.as_secs_f64(),
         wall_seconds: wall.as_secs_f64(),
         frame_ms_p50: ms(percentile(frame_ns, 50.0)),
@@ -248,6 +252,8 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
         "warmup": r.warmup,
         "threads": r.threads,
         "seed": r.seed,
+        "isa": r.isa,
+        "reorder_every": options.reorder_every,
         "hz": r.hz,
         "wall_seconds": r.wall_seconds,
         "frame_ms": { "p50": r.frame_ms_p50, "p99": r.frame_ms_p99, "max": r.frame_ms_max },
@@ -280,8 +286,8 @@ pub fn summary(r: &BenchReport, options: &BenchOptions) -> String {
         s.push('\n');
     };
     line(format!(
-        "genesis bench: {} agents, {} frames ({} warm-up), {} threads, seed {}",
-        r.agents, r.frames, r.warmup, r.threads, r.seed
+        "genesis bench: {} agents, {} frames ({} warm-up), {} threads, seed {}, {} build",
+        r.agents, r.frames, r.warmup, r.threads, r.seed, r.isa
     ));
     line(format!(
         "  speed      {:.1} Hz   frame p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",

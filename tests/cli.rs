@@ -120,6 +120,28 @@ fn json_report_has_the_spec_fields() {
     assert_eq!(report["seed"], 42);
     assert!(report["threads"].as_u64().unwrap() >= 1);
     assert!(report["hz"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["reorder_every"], 32);
+    // The build the hot loops ran in, from the processor's flags as the
+    // kernel lists them.
+    let flags: Vec<String> = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|info| {
+            info.lines()
+                .find(|l| l.starts_with("flags"))
+                .map(|l| l.split_whitespace().map(String::from).collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    if !flags.is_empty() && cfg!(target_arch = "x86_64") {
+        let has = |f: &str| flags.iter().any(|g| g == f);
+        let want = if ["avx512f", "avx512dq", "avx512vl", "avx512bw"].iter().all(|f| has(f)) {
+            "avx512"
+        } else if has("avx2") {
+            "avx2"
+        } else {
+            "baseline"
+        };
+        assert_eq!(report["isa"], want);
+    }
     let frame = &report["frame_ms"];
     let (p50, p99, max) =
         (frame["p50"].as_f64().unwrap(), frame["p99"].as_f64().unwrap(), frame["max"].as_f64().unwrap());
