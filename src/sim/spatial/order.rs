@@ -189,6 +189,11 @@ mod tests {
             id("Anomaly", components.component_id::<Anomaly>()),
         ];
         listed.sort();
-        assert_eq!(have, listed);
+        assert_eq!(
+            have, listed,
+            "agents have a component this module does not know: add it to `Carried` (state that lasts \
+             between frames, moved with its agent) or to `Transient` (rewritten every frame before it is \
+             read), and to this list"
+        );
     }
 }
