@@ -173,27 +173,19 @@ mod tests {
         let agent = world.query_filtered::<Entity, With<Agent>>().iter(world).next().expect("agents spawned");
         let mut have: Vec<ComponentId> = world.entity(agent).archetype().components().to_vec();
         have.sort();
-        let components = world.components();
-        let id = |name: &str, id: Option<ComponentId>| id.unwrap_or_else(|| panic!("{name} registered"));
-        let mut listed = vec![
-            id("Agent", components.component_id::<Agent>()),
-            id("AgentId", components.component_id::<AgentId>()),
-            id("AgentSlot", components.component_id::<AgentSlot>()),
-            id("Position", components.component_id::<Position>()),
-            id("Heading", components.component_id::<Heading>()),
-            id("Fused", components.component_id::<Fused>()),
-            id("WindowSums", components.component_id::<WindowSums>()),
-            id("Neighbourhood", components.component_id::<Neighbourhood>()),
-            id("Sensors", components.component_id::<Sensors>()),
-            id("MlpOutput", components.component_id::<MlpOutput>()),
-            id("Anomaly", components.component_id::<Anomaly>()),
-        ];
+        // The marker and the carried components (as `Carried` queries
+        // them), then `Transient` itself.
+        let mut listed = world
+            .register_bundle::<(Agent, AgentId, AgentSlot, Position, Heading, Fused, WindowSums)>()
+            .explicit_components()
+            .to_vec();
+        listed.extend_from_slice(world.register_bundle::<Transient>().explicit_components());
         listed.sort();
         assert_eq!(
             have, listed,
             "agents have a component this module does not know: add it to `Carried` (state that lasts \
              between frames, moved with its agent) or to `Transient` (rewritten every frame before it is \
-             read), and to this list"
+             read)"
         );
     }
 }
