@@ -123,9 +123,11 @@ fn key_slot(key: f64) -> usize {
 }
 
 /// Inserts `x` into the sorted `keys` (length even), dropping the last.
-/// Slot `j` becomes `min(a[j], max(a[j-1], x))`: `a[j-1]` if `x` sorts
+/// Slot `j` becomes `max(a[j-1], min(a[j], x))`: `a[j-1]` if `x` sorts
 /// before it (shifted up), `x` if it sorts between, else `a[j]`. A key
-/// above every slot leaves the list as it was.
+/// above every slot leaves the list as it was. (The same as `min(a[j],
+/// max(a[j-1], x))`, but the shift and the first min/max are independent,
+/// so an insertion waits on one step less of the one before.)
 #[inline]
 fn insert_sorted(keys: &mut [f64], x: f64) {
     #[cfg(target_arch = "x86_64")]
@@ -142,7 +144,7 @@ fn insert_sorted(keys: &mut [f64], x: f64) {
                 let cur = _mm_loadu_pd(at);
                 // [last of the previous pair, first of this one]
                 let prev = _mm_shuffle_pd::<0b01>(before, cur);
-                _mm_storeu_pd(at, _mm_min_pd(cur, _mm_max_pd(prev, xv)));
+                _mm_storeu_pd(at, _mm_max_pd(prev, _mm_min_pd(cur, xv)));
                 before = cur;
             }
         }
@@ -152,8 +154,8 @@ fn insert_sorted(keys: &mut [f64], x: f64) {
         let mut prev = -1.0f64;
         for slot in keys.iter_mut() {
             let cur = *slot;
-            let m = if prev > x { prev } else { x };
-            *slot = if cur < m { cur } else { m };
+            let m = if cur < x { cur } else { x };
+            *slot = if prev > m { prev } else { m };
             prev = cur;
         }
     }
