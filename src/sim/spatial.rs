@@ -526,7 +526,7 @@ impl SpatialGrid {
         self.ys.resize(n + PADDING, 0.0);
         self.xs[n..].fill(f32::INFINITY);
         self.ys[n..].fill(f32::INFINITY);
-        self.fused.resize(n, 0.0);
+        self.fused.resize(n + PADDING, 0.0);
         self.ids.resize(n + PADDING, 0);
         self.origin.resize(n, 0);
         self.cell_of.resize(n, 0);
@@ -662,7 +662,7 @@ impl SpatialGrid {
     /// The agents as the last rebuild saw them (positions at the start of
     /// the last frame), `(x, y, id)` in the grid's cell order.
     pub fn points(&self) -> impl ExactSizeIterator<Item = (f32, f32, u32)> + '_ {
-        let n = self.fused.len(); // the other arrays carry padding
+        let n = self.origin.len(); // the others carry padding
         self.xs[..n].iter().zip(&self.ys[..n]).zip(&self.ids[..n]).map(|((&x, &y), &id)| (x, y, id))
     }
 
@@ -670,10 +670,10 @@ impl SpatialGrid {
     /// answer, then the answer into `out`. Always inlined, so that the
     /// AVX-512 entry point compiles it (and the list's code) for AVX-512.
     #[inline(always)]
-    fn search<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+    fn search<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, k: usize) -> (S, f32) {
         let r2 = radius * radius;
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
-        let mut keys = S::new(out.k);
+        let mut keys = S::new(k);
         loop {
             // Only candidates within the square's inscribed disc can be
             // part of a proven answer (see the end test below), so none
@@ -695,9 +695,16 @@ impl SpatialGrid {
             if keys.kth() <= covered * covered || reach >= radius {
                 break;
             }
-            reach = next_reach(covered, keys.keys(), out.k, radius);
-            keys = S::new(out.k);
+            reach = next_reach(covered, keys.keys(), k, radius);
+            keys = S::new(k);
         }
+        (keys, reach)
+    }
+
+    /// [`Self::search`], its answer into `out`.
+    #[inline(always)]
+    fn search_into<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+        let (mut keys, reach) = self.search::<S>(x, y, id, radius, out.k);
         self.finish(x, y, id, reach, keys.keys(), out);
     }
 
@@ -748,13 +755,35 @@ impl SpatialGrid {
         }
         // One instance of the search per list width, the list a local.
         match out.lanes {
-            2 => self.search::<Keys<2>>(x, y, id, radius, out),
-            4 => self.search::<Keys<4>>(x, y, id, radius, out),
-            8 => self.search::<Keys<8>>(x, y, id, radius, out),
-            18 => self.search::<Keys<18>>(x, y, id, radius, out),
-            34 => self.search::<Keys<34>>(x, y, id, radius, out),
-            _ => self.search::<Keys<KEY_SLOTS>>(x, y, id, radius, out),
+            2 => self.search_into::<Keys<2>>(x, y, id, radius, out),
+            4 => self.search_into::<Keys<4>>(x, y, id, radius, out),
+            8 => self.search_into::<Keys<8>>(x, y, id, radius, out),
+            18 => self.search_into::<Keys<18>>(x, y, id, radius, out),
+            34 => self.search_into::<Keys<34>>(x, y, id, radius, out),
+            _ => self.search_into::<Keys<KEY_SLOTS>>(x, y, id, radius, out),
         }
+    }
+
+    /// What the spatial stage stores: [`Self::nearest`]'s answer as
+    /// [`Nearest::summary`] gives it, bit for bit, but without listing the
+    /// neighbours where the build can help it (the AVX-512 one sums their
+    /// `fused` straight from its registers). `scratch` (of capacity `K`)
+    /// holds the list when it must be listed.
+    pub fn neighbourhood(
+        &self,
+        x: f32,
+        y: f32,
+        id: u32,
+        radius: f32,
+        previous_defined: bool,
+        scratch: &mut Nearest,
+    ) -> Neighbourhood {
+        if self.wide && avx512::fits(scratch.k) {
+            // SAFETY: `wide` is only set where the processor has AVX-512.
+            return unsafe { avx512::neighbourhood(self, x, y, id, radius, previous_defined, scratch) };
+        }
+        self.nearest(x, y, id, radius, scratch);
+        scratch.summary(previous_defined)
     }
 }
 
@@ -791,14 +820,15 @@ pub fn map_neighbourhoods(
     };
     pool.install(|| {
         (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|chunk| {
-            let mut nearest = Nearest::new(k);
+            let mut scratch = Nearest::new(k);
             for at in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
-                grid.nearest(grid.xs[at], grid.ys[at], grid.ids[at], radius, &mut nearest);
+                let summary =
+                    grid.neighbourhood(grid.xs[at], grid.ys[at], grid.ids[at], radius, previous_defined, &mut scratch);
                 // SAFETY: `origin` is a permutation of 0..n (a counting
                 // sort's), so each agent is written once, by the one
                 // worker whose chunk holds its slot; the columns outlive
                 // this pass (`tables` holds them).
-                unsafe { out.write(grid.origin[at] as usize, nearest.summary(previous_defined)) };
+                unsafe { out.write(grid.origin[at] as usize, summary) };
             }
         })
     });
@@ -892,27 +922,51 @@ mod tests {
     /// Both builds of the search (where the processor has AVX-512; else the
     /// portable one twice) against brute force.
     fn check_world(points: &[(f32, f32, u32)], width: f32, height: f32, radius: f32, k: usize) {
-        let with_fused: Vec<_> = points.iter().map(|&(x, y, id)| (x, y, id, id as f32)).collect();
+        let with_fused: Vec<_> = points.iter().map(|&(x, y, id)| (x, y, id, fused_of(id))).collect();
         for grid in [SpatialGrid::default(), SpatialGrid::portable()] {
             let grid = build(grid, &with_fused, width, height, radius, k);
             check_grid(&grid, points, radius, k);
         }
     }
 
+    /// A test agent's `fused`: ±1e18 or a small value, pseudo-randomly, so
+    /// that sums cancel and a sum in another order than nearest first
+    /// comes out different even after rounding to `f32` (`(1e18 + 0.5) -
+    /// 1e18` is 0, `(1e18 - 1e18) + 0.5` is 0.5).
+    fn fused_of(id: u32) -> f32 {
+        let h = id.wrapping_mul(2_654_435_761);
+        match h % 3 {
+            0 => 1e18,
+            1 => -1e18,
+            _ => (h >> 8) as f32 / (1u32 << 24) as f32,
+        }
+    }
+
     fn check_grid(grid: &SpatialGrid, points: &[(f32, f32, u32)], radius: f32, k: usize) {
-        let mut nearest = Nearest::new(k);
+        let (mut nearest, mut scratch) = (Nearest::new(k), Nearest::new(k));
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
+            // The spatial stage's shortcut gives the listed search's summary.
+            for previous_defined in [true, false] {
+                let want = nearest.summary(previous_defined);
+                let got = grid.neighbourhood(x, y, id, radius, previous_defined, &mut scratch);
+                assert_eq!(
+                    (got.count, got.nearest.to_bits(), got.nbr_mean.to_bits()),
+                    (want.count, want.nearest.to_bits(), want.nbr_mean.to_bits()),
+                    "agent {id} at ({x}, {y}), previous defined: {previous_defined}"
+                );
+            }
             let want = brute_force(points, i, radius, k);
             let got: Vec<(f32, u32)> = nearest.distances_sq().zip(nearest.ids()).collect();
             assert_eq!(got, want, "agent {id} at ({x}, {y})");
-            // The fused values travel with their ids.
+            // The fused values travel with their ids, and are summed
+            // nearest first (see `fused_of`: the order shows).
             let mean = nearest.summary(true).mean();
             if want.is_empty() {
                 assert_eq!(mean, None);
             } else {
-                let want_mean = want.iter().map(|&(_, j)| j as f64).sum::<f64>() / want.len() as f64;
-                assert!((mean.unwrap() as f64 - want_mean).abs() < 1e-3);
+                let sum = want.iter().map(|&(_, j)| fused_of(j) as f64).sum::<f64>();
+                assert_eq!(mean, Some((sum / want.len() as f64) as f32), "agent {id}'s mean");
             }
         }
     }

@@ -20,7 +20,7 @@
 //! Same keys in the same order, so the answer is bit for bit the portable
 //! build's; the tests run both against brute force.
 
-use super::{KeyList, Nearest, SpatialGrid};
+use super::{KeyList, Nearest, Neighbourhood, SpatialGrid};
 
 /// Keys the list holds: three registers of eight.
 const SLOTS: usize = 24;
@@ -58,7 +58,53 @@ pub(super) fn fits(k: usize) -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,popcnt")]
 pub(super) unsafe fn nearest(grid: &SpatialGrid, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
-    grid.search::<x86::Keys>(x, y, id, radius, out)
+    grid.search_into::<x86::Keys<false>>(x, y, id, radius, out)
+}
+
+/// [`SpatialGrid::neighbourhood`], compiled for AVX-512.
+///
+/// # Safety
+/// As for [`nearest`], with [`fits`] holding for `scratch`'s `K`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+pub(super) unsafe fn neighbourhood(
+    grid: &SpatialGrid,
+    x: f32,
+    y: f32,
+    id: u32,
+    radius: f32,
+    previous_defined: bool,
+    scratch: &mut Nearest,
+) -> Neighbourhood {
+    let (keys, _) = grid.search::<x86::Keys<true>>(x, y, id, radius, scratch.capacity());
+    if let Some(summary) = keys.summary(scratch.capacity(), previous_defined) {
+        return summary;
+    }
+    // SAFETY: as for this function.
+    unsafe { listed(grid, x, y, id, radius, previous_defined, scratch) }
+}
+
+/// [`neighbourhood`] through the listed search, which settles equal
+/// distances by id. Rare (exact float ties), so out of line.
+///
+/// # Safety
+/// As for [`neighbourhood`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+#[cold]
+#[inline(never)]
+unsafe fn listed(
+    grid: &SpatialGrid,
+    x: f32,
+    y: f32,
+    id: u32,
+    radius: f32,
+    previous_defined: bool,
+    scratch: &mut Nearest,
+) -> Neighbourhood {
+    // SAFETY: as for this function.
+    unsafe { nearest(grid, x, y, id, radius, scratch) };
+    scratch.summary(previous_defined)
 }
 
 /// Never called: [`available`] is false off x86-64.
@@ -71,19 +117,44 @@ pub(super) unsafe fn nearest(grid: &SpatialGrid, x: f32, y: f32, id: u32, radius
     unreachable!("the AVX-512 search only runs on x86-64")
 }
 
+/// Never called: [`available`] is false off x86-64.
+///
+/// # Safety
+/// None needed; it only exists so that callers compile everywhere.
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn neighbourhood(
+    grid: &SpatialGrid,
+    x: f32,
+    y: f32,
+    id: u32,
+    radius: f32,
+    previous_defined: bool,
+    scratch: &mut Nearest,
+) -> Neighbourhood {
+    let _ = (grid, x, y, id, radius, previous_defined, scratch);
+    unreachable!("the AVX-512 search only runs on x86-64")
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{super::key_dist_sq, KeyList, PENDING, SLOTS, SpatialGrid, TWO_LISTS};
+    use super::{super::key_dist_sq, KeyList, Neighbourhood, PENDING, SLOTS, SpatialGrid, TWO_LISTS};
     use crate::sim::spatial::EMPTY;
 
     /// The sorted list: lanes 0–7, 8–15 and 16–23.
     ///
-    /// Every method is always inlined into [`super::nearest`], whose
-    /// AVX-512 the intrinsics need; that is the only caller, so the
-    /// `unsafe` blocks below hold.
-    pub(in crate::sim::spatial) struct Keys {
+    /// A key's low half is the candidate's grid slot, or with `FUSED` its
+    /// previous `fused` (the bits of the `f32`), which is all that
+    /// [`Self::summary`] needs of it: no gather by slot at the end (two
+    /// 8-lane gathers cost 6–8 ns a search, more than the rest of the
+    /// summary). Distinct distances sort the same either way; equal ones
+    /// the summary leaves to the slot-keyed search.
+    ///
+    /// Every method is always inlined into [`super::nearest`] or
+    /// [`super::neighbourhood`], whose AVX-512 the intrinsics need; they
+    /// are the only callers, so the `unsafe` blocks below hold.
+    pub(in crate::sim::spatial) struct Keys<const FUSED: bool> {
         regs: [__m512d; 3],
         k: usize,
         /// Candidates offered but not yet in the list: a scan compresses
@@ -96,7 +167,7 @@ mod x86 {
         flat: [f64; SLOTS],
     }
 
-    impl Keys {
+    impl<const FUSED: bool> Keys<FUSED> {
         /// The key in lane `at` (0 to 23).
         #[inline(always)]
         fn lane(&self, at: usize) -> f64 {
@@ -187,7 +258,72 @@ mod x86 {
         unsafe { _mm512_mask_blend_pd(upper, _mm512_min_pd(x, partner), _mm512_max_pd(x, partner)) }
     }
 
-    impl KeyList for Keys {
+    impl Keys<true> {
+        /// The finished search's [`Nearest::summary`], bit for bit,
+        /// straight from the registers: which lanes hold a key (the
+        /// count), lane 0's distance (the nearest), and the `fused` halves
+        /// of the first `K`, widened to `f64` and summed in lane order,
+        /// which is nearest first, as [`Nearest::summary`] sums them; an
+        /// unheld lane adds `-0.0`, which leaves any sum as it was. Listing
+        /// the neighbours first cost a loop whose length (the count)
+        /// changes from one search to the next, and so mispredicted its
+        /// exit.
+        ///
+        /// Equal distances anywhere in lanes `0 ..= K` (within the set,
+        /// whose order is then by id, or across its edge, which decides who
+        /// is in) give `None`: the listed search settles them.
+        ///
+        /// [`Nearest::summary`]: crate::sim::spatial::Nearest::summary
+        #[inline(always)]
+        pub(in crate::sim::spatial) fn summary(&self, k: usize, previous_defined: bool) -> Option<Neighbourhood> {
+            debug_assert!(k < SLOTS);
+            // SAFETY: compiled for AVX-512F (see the type); the stores
+            // write eight lanes each inside the 24-lane array.
+            unsafe {
+                let regs = self.regs.map(|r| _mm512_castpd_si512(r));
+                let empty = _mm512_set1_epi64(EMPTY.to_bits() as i64);
+                // Lane j's previous key, as in `insert`; before lane 0 a key
+                // whose distance bits no real distance has.
+                let previous = [
+                    _mm512_alignr_epi64::<7>(regs[0], _mm512_set1_epi64(-1)),
+                    _mm512_alignr_epi64::<7>(regs[1], regs[0]),
+                    _mm512_alignr_epi64::<7>(regs[2], regs[1]),
+                ];
+                let (mut held, mut equal) = (0u32, 0u32);
+                for r in 0..3 {
+                    let lanes = _mm512_cmpneq_epi64_mask(regs[r], empty);
+                    let same = _mm512_mask_cmpeq_epi64_mask(
+                        lanes,
+                        _mm512_srli_epi64::<32>(regs[r]),
+                        _mm512_srli_epi64::<32>(previous[r]),
+                    );
+                    held |= (lanes as u32) << (8 * r);
+                    equal |= (same as u32) << (8 * r);
+                }
+                if equal & ((2u32 << k) - 1) != 0 {
+                    return None;
+                }
+                let held = held & ((1u32 << k) - 1);
+                let count = held.count_ones();
+                let nearest = key_dist_sq(f64::from_bits(_mm_cvtsi128_si64(_mm512_castsi512_si128(regs[0])) as u64));
+                // An empty list's lane 0 is EMPTY, whose distance is +∞.
+                let mut summary = Neighbourhood { count, nearest: nearest.sqrt(), nbr_mean: f32::NAN };
+                if previous_defined && count > 0 {
+                    let mut fused = [0.0f64; SLOTS];
+                    for (r, reg) in regs.iter().enumerate().take(k.div_ceil(8)) {
+                        let low = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(*reg)));
+                        let held = _mm512_mask_mov_pd(_mm512_set1_pd(-0.0), (held >> (8 * r)) as u8, low);
+                        _mm512_storeu_pd(fused.as_mut_ptr().add(8 * r), held);
+                    }
+                    let sum: f64 = fused[..k].iter().sum();
+                    summary.nbr_mean = (sum / count as f64) as f32;
+                }
+                Some(summary)
+            }
+        }
+    }
+
+    impl<const FUSED: bool> KeyList for Keys<FUSED> {
         #[inline(always)]
         fn new(k: usize) -> Self {
             debug_assert!(k < SLOTS);
@@ -220,16 +356,31 @@ mod x86 {
                     let near = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(valid, d, _mm512_set1_ps(r2));
                     let ids = _mm512_loadu_si512(grid.ids.as_ptr().add(start).cast());
                     let hits = _mm512_mask_cmpneq_epi32_mask(near, ids, _mm512_set1_epi32(id as i32));
-                    // Keys, `distance² bits << 32 | slot`, eight per register.
+                    // Keys, `distance² bits << 32 | slot` (or `fused`
+                    // bits), eight per register.
                     let bits = _mm512_castps_si512(d);
-                    let slots =
-                        _mm512_add_epi64(_mm512_set1_epi64(start as i64), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
-                    let keys = |half: __m256i, slots: __m512i| {
-                        _mm512_or_si512(_mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(half)), slots)
+                    let keys = |half: __m256i, low: __m512i| {
+                        _mm512_or_si512(_mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(half)), low)
                     };
-                    let low = keys(_mm512_castsi512_si256(bits), slots);
-                    let high =
-                        keys(_mm512_extracti64x4_epi64::<1>(bits), _mm512_add_epi64(slots, _mm512_set1_epi64(8)));
+                    let (low, high) = if FUSED {
+                        let fused = _mm512_loadu_si512(grid.fused.as_ptr().add(start).cast());
+                        (
+                            keys(_mm512_castsi512_si256(bits), _mm512_cvtepu32_epi64(_mm512_castsi512_si256(fused))),
+                            keys(
+                                _mm512_extracti64x4_epi64::<1>(bits),
+                                _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64::<1>(fused)),
+                            ),
+                        )
+                    } else {
+                        let slots = _mm512_add_epi64(
+                            _mm512_set1_epi64(start as i64),
+                            _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+                        );
+                        (
+                            keys(_mm512_castsi512_si256(bits), slots),
+                            keys(_mm512_extracti64x4_epi64::<1>(bits), _mm512_add_epi64(slots, _mm512_set1_epi64(8))),
+                        )
+                    };
                     for (mask, keys) in [(hits as u8, low), ((hits >> 8) as u8, high)] {
                         let at = self.pending.as_mut_ptr().add(self.held);
                         _mm512_storeu_si512(at.cast(), _mm512_maskz_compress_epi64(mask, keys));
