@@ -921,11 +921,15 @@ mod tests {
 
     /// Both builds of the search (where the processor has AVX-512; else the
     /// portable one twice) against brute force.
+    /// Each with the agents' `fused` from [`cancelling`] and from
+    /// [`ranged`].
     fn check_world(points: &[(f32, f32, u32)], width: f32, height: f32, radius: f32, k: usize) {
-        let with_fused: Vec<_> = points.iter().map(|&(x, y, id)| (x, y, id, fused_of(id))).collect();
-        for grid in [SpatialGrid::default(), SpatialGrid::portable()] {
-            let grid = build(grid, &with_fused, width, height, radius, k);
-            check_grid(&grid, points, radius, k);
+        for fused_of in [cancelling, ranged] {
+            let with_fused: Vec<_> = points.iter().map(|&(x, y, id)| (x, y, id, fused_of(id))).collect();
+            for grid in [SpatialGrid::default(), SpatialGrid::portable()] {
+                let grid = build(grid, &with_fused, width, height, radius, k);
+                check_grid(&grid, points, radius, k, fused_of);
+            }
         }
     }
 
@@ -933,7 +937,7 @@ mod tests {
     /// that sums cancel and a sum in another order than nearest first
     /// comes out different even after rounding to `f32` (`(1e18 + 0.5) -
     /// 1e18` is 0, `(1e18 - 1e18) + 0.5` is 0.5).
-    fn fused_of(id: u32) -> f32 {
+    fn cancelling(id: u32) -> f32 {
         let h = id.wrapping_mul(2_654_435_761);
         match h % 3 {
             0 => 1e18,
@@ -942,7 +946,23 @@ mod tests {
         }
     }
 
-    fn check_grid(grid: &SpatialGrid, points: &[(f32, f32, u32)], radius: f32, k: usize) {
+    /// A test agent's `fused` as the AVX-512 summary's shortcut sums them
+    /// (any order, see `Keys::summary`): ±0, or of either sign with any
+    /// exponent from 2^-12 to 2^11; one agent in 64 is outside that range
+    /// (2^-13 or 2^12), and takes the nearest-first sum.
+    fn ranged(id: u32) -> f32 {
+        let h = id.wrapping_mul(2_654_435_761);
+        let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
+        let mantissa = 1.0 + ((h >> 9) & 0xFFFF) as f32 / 65536.0;
+        match (h >> 1) % 64 {
+            0 => sign * 0.0,
+            1 if h & 2 == 0 => sign * mantissa * 2f32.powi(-13),
+            1 => sign * mantissa * 2f32.powi(12),
+            e => sign * mantissa * 2f32.powi((e % 24) as i32 - 12),
+        }
+    }
+
+    fn check_grid(grid: &SpatialGrid, points: &[(f32, f32, u32)], radius: f32, k: usize, fused_of: fn(u32) -> f32) {
         let (mut nearest, mut scratch) = (Nearest::new(k), Nearest::new(k));
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
@@ -960,7 +980,7 @@ mod tests {
             let got: Vec<(f32, u32)> = nearest.distances_sq().zip(nearest.ids()).collect();
             assert_eq!(got, want, "agent {id} at ({x}, {y})");
             // The fused values travel with their ids, and are summed
-            // nearest first (see `fused_of`: the order shows).
+            // nearest first (with `cancelling`, the order shows).
             let mean = nearest.summary(true).mean();
             if want.is_empty() {
                 assert_eq!(mean, None);
@@ -1015,6 +1035,7 @@ mod tests {
             (50, 1000.0, 1000.0, 0.3, 1),
             // Dense: small cells, the ring search stops early.
             (6000, 60.0, 60.0, 10.0, 16),
+            (5000, 50.0, 50.0, 10.0, 20),
             (4000, 40.0, 80.0, 10.0, 64),
             (3000, 30.0, 30.0, 2.0, 5),
         ] {

@@ -309,13 +309,36 @@ mod x86 {
                 // An empty list's lane 0 is EMPTY, whose distance is +∞.
                 let mut summary = Neighbourhood { count, nearest: nearest.sqrt(), nbr_mean: f32::NAN };
                 if previous_defined && count > 0 {
-                    let mut fused = [0.0f64; SLOTS];
+                    // Widened, unheld lanes -0.0; and whether every held
+                    // value is 0 or within 2^-12 ≤ |v| < 2^12.
+                    let mut fused = [_mm512_set1_pd(-0.0); 3];
+                    let mut ranged = 0u32;
                     for (r, reg) in regs.iter().enumerate().take(k.div_ceil(8)) {
                         let low = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(*reg)));
-                        let held = _mm512_mask_mov_pd(_mm512_set1_pd(-0.0), (held >> (8 * r)) as u8, low);
-                        _mm512_storeu_pd(fused.as_mut_ptr().add(8 * r), held);
+                        fused[r] = _mm512_mask_mov_pd(fused[r], (held >> (8 * r)) as u8, low);
+                        let exponent = _mm512_and_si512(_mm512_srli_epi64::<23>(*reg), _mm512_set1_epi64(0xFF));
+                        let magnitude = _mm512_and_si512(*reg, _mm512_set1_epi64(0x7FFF_FFFF));
+                        let inside = _mm512_cmple_epu64_mask(
+                            _mm512_sub_epi64(exponent, _mm512_set1_epi64(127 - 12)),
+                            _mm512_set1_epi64(23),
+                        ) | _mm512_cmpeq_epi64_mask(magnitude, _mm512_setzero_si512());
+                        ranged |= (inside as u32) << (8 * r);
                     }
-                    let sum: f64 = fused[..k].iter().sum();
+                    let sum = if held & !ranged == 0 {
+                        // Every value is a multiple of 2^-35 below 2^12, so
+                        // every partial sum of fewer than 32 of them is a
+                        // multiple of 2^-35 below 2^17: 52 bits, exact in
+                        // f64. Exact sums do not depend on the order, so
+                        // a tree gives the nearest-first sum's bits without
+                        // its chain of K dependent adds.
+                        _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(fused[0], fused[1]), fused[2]))
+                    } else {
+                        let mut flat = [0.0f64; SLOTS];
+                        for (r, reg) in fused.iter().enumerate() {
+                            _mm512_storeu_pd(flat.as_mut_ptr().add(8 * r), *reg);
+                        }
+                        flat[..k].iter().sum()
+                    };
                     summary.nbr_mean = (sum / count as f64) as f32;
                 }
                 Some(summary)
