@@ -82,9 +82,9 @@ impl SensorTrace {
     }
 }
 
-/// The readings of one agent at `(x, y)` in frame `t` (SPEC 4.2).
-/// Always inlined, so that the sensing loop's AVX-512 build covers it
-/// ([`vectorised`]).
+/// The readings of one agent at `(x, y)` in frame `t` (SPEC 4.2): its
+/// [`channel_noise`] added to the field ([`add_field`]), as the stage
+/// computes them in two passes.
 #[inline(always)]
 pub fn sense_at(
     config: &ModelConfig,
@@ -95,17 +95,36 @@ pub fn sense_at(
     x: f32,
     y: f32,
 ) -> [f32; MAX_CHANNELS] {
+    add_field(config, background, events, x, y, channel_noise(config, id, frame))
+}
+
+/// `σ · noise(i, t, c)` for every channel `c` (all eight, kept or not).
+/// Always inlined, so that the sensing loop's AVX-512 build covers it.
+#[inline(always)]
+pub fn channel_noise(config: &ModelConfig, id: u32, frame: u64) -> [f32; MAX_CHANNELS] {
+    let key = noise_key(config.seed, id, frame);
+    std::array::from_fn(|c| config.noise * noise_from(key, c as u64))
+}
+
+/// The readings at `(x, y)` given each channel's `noise` term: `F_c(p, t)
+/// + noise[c]` for the `S` channels, 0 beyond. Always inlined, like
+/// [`channel_noise`].
+#[inline(always)]
+pub fn add_field(
+    config: &ModelConfig,
+    background: &Background,
+    events: &[Event],
+    x: f32,
+    y: f32,
+    noise: [f32; MAX_CHANNELS],
+) -> [f32; MAX_CHANNELS] {
     let mut s = background.sample_all(x, y);
     for event in events {
         if event.channel < config.channels {
             s[event.channel] += event.field(x, y);
         }
     }
-    let key = noise_key(config.seed, id, frame);
-    for (c, value) in s.iter_mut().enumerate() {
-        *value = if c < config.channels { *value + config.noise * noise_from(key, c as u64) } else { 0.0 };
-    }
-    s
+    std::array::from_fn(|c| if c < config.channels { s[c] + noise[c] } else { 0.0 })
 }
 
 /// How many agents ahead the raster cells are prefetched.
@@ -129,20 +148,32 @@ pub fn sense(
             (ids.par_chunks(CHUNK), positions.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK))
                 .into_par_iter()
                 .for_each(|(ids, positions, sensors)| {
+                    // In two passes over the chunk: the noise of every
+                    // agent, then the field added to it. In one, the
+                    // compiler split each agent's eight hashes into
+                    // scalar and part-vector pieces: the loop took twice
+                    // as long as its two halves apart.
                     vectorised(
                         #[inline(always)]
                         || {
-                            for (i, ((id, p), s)) in ids.iter().zip(positions).zip(sensors).enumerate() {
+                            for (id, s) in ids.iter().zip(sensors.iter_mut()) {
+                                s.0 = channel_noise(config, id.0, frame);
+                            }
+                            for (i, (p, s)) in positions.iter().zip(sensors.iter_mut()).enumerate() {
                                 if let Some(ahead) = positions.get(i + PREFETCH_AHEAD) {
                                     background.prefetch(ahead.0.x, ahead.0.y);
                                 }
-                                s.0 = match traced.binary_search(&id.0) {
-                                    Ok(row) => recorded[row],
-                                    Err(_) => sense_at(config, background, events, id.0, frame, p.0.x, p.0.y),
-                                };
+                                s.0 = add_field(config, background, events, p.0.x, p.0.y, s.0);
                             }
                         },
-                    )
+                    );
+                    if !traced.is_empty() {
+                        for (id, s) in ids.iter().zip(sensors) {
+                            if let Ok(row) = traced.binary_search(&id.0) {
+                                s.0 = recorded[row];
+                            }
+                        }
+                    }
                 });
         });
     }
