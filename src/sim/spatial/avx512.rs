@@ -138,6 +138,7 @@ pub(super) unsafe fn neighbourhood(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{super::key_dist_sq, KeyList, Neighbourhood, PENDING, SLOTS, SpatialGrid, TWO_LISTS};
     use crate::sim::spatial::EMPTY;
@@ -160,11 +161,14 @@ mod x86 {
         /// Candidates offered but not yet in the list: a scan compresses
         /// each block's hits here with no branch per hit, and
         /// [`KeyList::settle`] inserts them in one loop (one mispredicted
-        /// exit per search, not one per block).
-        pending: [u64; PENDING + 16],
+        /// exit per search, not one per block). Only the first `held` are
+        /// ever written before being read: left uninitialised, as zeroing
+        /// its 640 bytes cost every search ten stores.
+        pending: [MaybeUninit<u64>; PENDING + 16],
         held: usize,
-        /// The keys in memory, for [`KeyList::keys`].
-        flat: [f64; SLOTS],
+        /// The keys in memory, for [`KeyList::keys`] (which writes them
+        /// all first).
+        flat: [MaybeUninit<f64>; SLOTS],
     }
 
     impl<const FUSED: bool> Keys<FUSED> {
@@ -352,7 +356,13 @@ mod x86 {
             debug_assert!(k < SLOTS);
             // SAFETY: only ever inlined into code compiled for AVX-512F.
             let empty = unsafe { _mm512_set1_pd(EMPTY) };
-            Self { regs: [empty; 3], k, pending: [0; PENDING + 16], held: 0, flat: [EMPTY; SLOTS] }
+            Self {
+                regs: [empty; 3],
+                k,
+                pending: [MaybeUninit::uninit(); PENDING + 16],
+                held: 0,
+                flat: [MaybeUninit::uninit(); SLOTS],
+            }
         }
 
         /// Distances 16 at a time; the compare masks off candidates beyond
@@ -419,7 +429,8 @@ mod x86 {
 
         #[inline(always)]
         fn settle(&mut self) {
-            let held = &self.pending[..self.held];
+            // SAFETY: the scans wrote the first `held` (see `scan_run`).
+            let held: &[u64] = unsafe { std::slice::from_raw_parts(self.pending.as_ptr().cast(), self.held) };
             if held.len() < TWO_LISTS {
                 let mut regs = self.regs;
                 for &key in held {
@@ -451,13 +462,13 @@ mod x86 {
         #[inline(always)]
         fn keys(&mut self) -> &[f64] {
             // SAFETY: compiled for AVX-512F (see the type); three stores of
-            // eight lanes fill the 24-slot array.
+            // eight lanes fill the 24-slot array, which is then initialised.
             unsafe {
                 for (at, reg) in self.regs.iter().enumerate() {
-                    _mm512_storeu_pd(self.flat.as_mut_ptr().add(8 * at), *reg);
+                    _mm512_storeu_pd(self.flat.as_mut_ptr().add(8 * at).cast(), *reg);
                 }
+                std::slice::from_raw_parts(self.flat.as_ptr().cast(), SLOTS)
             }
-            &self.flat
         }
     }
 }
