@@ -12,7 +12,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bevy::app::SubApps;
 use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use serde_json::json;
@@ -145,9 +144,27 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
         app.insert_resource(SpaceOrder { every: options.reorder_every });
     });
     let mut frame_ns = Vec::with_capacity(measured as usize);
-    let pool = app.world().resource::<ComputePool>().clone();
-    let apps = app.sub_apps_mut();
-    let wall = pool.install(|| run_frames(apps, options, &mut frame_ns));
+    let started = Instant::now();
+    let mut last_note = started;
+    let mut measure_start = started;
+    for frame in 0..options.frames {
+        if frame == options.warmup {
+            app.world_mut().resource_mut::<StageTimings>().clear();
+            measure_start = Instant::now();
+        }
+        let t0 = Instant::now();
+        app.update();
+        let elapsed = t0.elapsed();
+        if frame >= options.warmup {
+            frame_ns.push(elapsed.as_nanos() as u64);
+        }
+        if options.progress && frame % 16 == 15 && last_note.elapsed() > Duration::from_secs(2) {
+            last_note = Instant::now();
+            let rate = (frame + 1) as f64 / started.elapsed().as_secs_f64();
+            eprintln!("genesis bench: frame {}/{} ({rate:.0} Hz)", frame + 1, options.frames);
+        }
+    }
+    let wall = measure_start.elapsed();
     let report = report(&mut app, options, &mut frame_ns, wall);
     if let (Some(path), Some(file)) = (&options.series, series) {
         write_file(path, file, |w| crate::series::write_csv(&app.world().resource::<Series>().rows, w))?;
@@ -159,40 +176,6 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
         write_file(path, file, |w| writeln!(w, "{:#}", report_json(&report, options)))?;
     }
     Ok(report)
-}
-
-/// Runs the benchmark's frames on `apps` (the app's sub-apps: what
-/// `App::update` updates), timing each; returns the wall time of the
-/// measured ones.
-///
-/// Called on a worker of the simulation's own pool: a stage's parallel
-/// loop then starts on a thread of its pool and runs there, instead of
-/// handing its work over from the main thread and sleeping until it is
-/// done, once per parallel loop (measured: 1k agents 9.5-9.8k -> 14.4-14.5k
-/// Hz, 10k +3-4%). `App` cannot cross threads (its runner need not be
-/// `Send`), but its sub-apps, worlds and schedules, can.
-fn run_frames(apps: &mut SubApps, options: &BenchOptions, frame_ns: &mut Vec<u64>) -> Duration {
-    let started = Instant::now();
-    let mut last_note = started;
-    let mut measure_start = started;
-    for frame in 0..options.frames {
-        if frame == options.warmup {
-            apps.main.world_mut().resource_mut::<StageTimings>().clear();
-            measure_start = Instant::now();
-        }
-        let t0 = Instant::now();
-        apps.update();
-        let elapsed = t0.elapsed();
-        if frame >= options.warmup {
-            frame_ns.push(elapsed.as_nanos() as u64);
-        }
-        if options.progress && frame % 16 == 15 && last_note.elapsed() > Duration::from_secs(2) {
-            last_note = Instant::now();
-            let rate = (frame + 1) as f64 / started.elapsed().as_secs_f64();
-            eprintln!("genesis bench: frame {}/{} ({rate:.0} Hz)", frame + 1, options.frames);
-        }
-    }
-    measure_start.elapsed()
 }
 
 fn create(path: &Path) -> Result<File, String> {
