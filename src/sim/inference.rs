@@ -130,15 +130,26 @@ impl Mlp {
     fn infer_fixed(&self, sensors: &[Sensors], outputs: &mut [MlpOutput], hidden: &mut Vec<f32>) {
         vectorised(
             #[inline(always)]
-            || self.infer_fixed_body(sensors, outputs, hidden),
+            || {
+                if self.inputs() == MAX_CHANNELS {
+                    self.infer_fixed_body::<MAX_CHANNELS>(sensors, outputs, hidden)
+                } else {
+                    self.infer_fixed_body::<0>(sensors, outputs, hidden)
+                }
+            },
         )
     }
 
     #[inline(always)]
-    fn infer_fixed_body(&self, sensors: &[Sensors], outputs: &mut [MlpOutput], hidden: &mut Vec<f32>) {
+    fn infer_fixed_body<const INPUTS: usize>(
+        &self,
+        sensors: &[Sensors],
+        outputs: &mut [MlpOutput],
+        hidden: &mut Vec<f32>,
+    ) {
         const H: usize = FIXED_HIDDEN;
         let n = sensors.len();
-        let inputs = self.inputs();
+        let inputs = if INPUTS > 0 { INPUTS } else { self.inputs() };
         let mut w1 = [[0.0f32; H]; MAX_CHANNELS];
         for (row, weights) in w1.iter_mut().zip(self.w1.rows()) {
             row.iter_mut().zip(weights).for_each(|(w, &v)| *w = v);
@@ -317,18 +328,24 @@ mod tests {
                 }))
             })
             .collect();
-        let run = |isa: Isa| {
+        // The kernel with the input count a constant and read at run time.
+        let run = |isa: Isa, constant: bool| {
             let mut out = vec![MlpOutput::default(); 999];
             vectorised_for(
                 isa,
                 #[inline(always)]
-                || mlp.infer_fixed_body(&sensors, &mut out, &mut Vec::new()),
+                || match constant {
+                    true => mlp.infer_fixed_body::<MAX_CHANNELS>(&sensors, &mut out, &mut Vec::new()),
+                    false => mlp.infer_fixed_body::<0>(&sensors, &mut out, &mut Vec::new()),
+                },
             );
             out.iter().flat_map(|y| y.0.map(f32::to_bits)).collect::<Vec<_>>()
         };
-        let base = run(Isa::Baseline);
+        let base = run(Isa::Baseline, false);
         for isa in Isa::available() {
-            assert_eq!(run(isa), base, "{isa:?}");
+            for constant in [false, true] {
+                assert_eq!(run(isa, constant), base, "{isa:?}, constant input count: {constant}");
+            }
         }
     }
 
