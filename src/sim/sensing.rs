@@ -120,11 +120,19 @@ pub fn add_field(
 ) -> [f32; MAX_CHANNELS] {
     let mut s = background.sample_all(x, y);
     for event in events {
-        if event.channel < config.channels {
-            s[event.channel] += event.field(x, y);
+        // Added lane-wise, so that `s` stays one vector: the other lanes
+        // add +0.0, which leaves them as they are (none is -0.0: the
+        // background is positive and a sum that cancels is +0.0). An event
+        // on a channel beyond `S` lands in a lane zeroed below.
+        let field = event.field(x, y);
+        for (c, v) in s.iter_mut().enumerate() {
+            *v += if c == event.channel { field } else { 0.0 };
         }
     }
-    std::array::from_fn(|c| if c < config.channels { s[c] + noise[c] } else { 0.0 })
+    // The channels beyond `S` zeroed by a bit mask (a select per lane
+    // compiled to a shuffle sequence).
+    let kept: [u32; MAX_CHANNELS] = std::array::from_fn(|c| if c < config.channels { u32::MAX } else { 0 });
+    std::array::from_fn(|c| f32::from_bits((s[c] + noise[c]).to_bits() & kept[c]))
 }
 
 /// How many agents ahead the raster cells are prefetched.
