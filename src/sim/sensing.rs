@@ -106,9 +106,9 @@ pub fn channel_noise(config: &ModelConfig, id: u32, frame: u64) -> [f32; MAX_CHA
     std::array::from_fn(|c| config.noise * noise_from(key, c as u64))
 }
 
-/// The readings at `(x, y)` given each channel's `noise` term: `F_c(p, t)
-/// + noise[c]` for the `S` channels, 0 beyond. Always inlined, like
-/// [`channel_noise`].
+/// The readings at `(x, y)` given each channel's `noise` term:
+/// `F_c(p, t) + noise[c]` for the `S` channels, 0 beyond. Always inlined,
+/// like [`channel_noise`].
 #[inline(always)]
 pub fn add_field(
     config: &ModelConfig,

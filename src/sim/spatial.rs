@@ -13,10 +13,12 @@
 //! list with a branch-free SIMD insertion ([`Nearest`], ties broken by
 //! smaller id, SPEC 4.1); only their count,
 //! the nearest distance and the mean of their previous `fused` are stored,
-//! as that is all later stages use. Agents are searched in cell order, for
-//! cache locality, and each result is then copied to its agent. Where the
-//! processor has AVX-512 the search runs a build with a register-wide list
-//! and 16-candidate blocks ([`avx512`]); the answer is the same bits.
+//! as that is all later stages use ([`SpatialGrid::neighbourhood`]).
+//! Agents are searched in cell order, for cache locality, and each result
+//! is then written to its agent. Where the processor has AVX-512 the
+//! search runs a build with a register-wide list and 16-candidate blocks
+//! that sums the summary from its registers ([`avx512`]); the answer is the
+//! same bits.
 
 use bevy::prelude::*;
 use rayon::prelude::*;

@@ -2,8 +2,8 @@
 //! (checked at run time: the build targets baseline x86-64).
 //!
 //! The search itself is the portable one ([`SpatialGrid::search`]), always
-//! inlined into [`nearest`], which is compiled for AVX-512; only the key
-//! list and its scan of a run of candidates differ:
+//! inlined into [`nearest`] and [`neighbourhood`], which are compiled for
+//! AVX-512; only the key list and its scan of a run of candidates differ:
 //!
 //! - the list is three 8-lane registers (24 keys, for `K` up to 23), so an
 //!   insertion is three shift-max-min steps where the portable build's
@@ -15,10 +15,15 @@
 //!   block's hits mispredicted its exit once per block;
 //! - many hits (a dense world) go into two lists, alternately, which are
 //!   then merged: each insertion waits on the one before in its list, so
-//!   two lists run two chains side by side.
+//!   two lists run two chains side by side;
+//! - for the spatial stage ([`neighbourhood`]) a key's low half is the
+//!   candidate's `fused` instead of its slot, and the summary the stage
+//!   stores (count, nearest, mean) comes straight from the registers;
+//!   equal distances, whose order needs ids, go to the slot-keyed search.
 //!
 //! Same keys in the same order, so the answer is bit for bit the portable
-//! build's; the tests run both against brute force.
+//! build's; the tests run both against brute force, and the summary
+//! against the listed answer's.
 
 use super::{KeyList, Nearest, Neighbourhood, SpatialGrid};
 
