@@ -234,6 +234,19 @@ trait KeyList: Sized {
     #[allow(clippy::too_many_arguments)]
     fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32);
 
+    /// Tells the list that the round about to be scanned covers `R`, so
+    /// that its hits are every neighbour there is (a list may then answer
+    /// without sorting them, see [`Self::answered_unsorted`]).
+    fn last_round(&mut self) {}
+
+    /// After scanning a [`Self::last_round`]: whether the list can answer
+    /// from what it gathered without sorting (every hit is in the answer,
+    /// at most `K` of them); it then skips [`Self::settle`].
+    fn answered_unsorted(&mut self, k: usize) -> bool {
+        let _ = k;
+        false
+    }
+
     /// Puts every candidate offered so far into the list (a list may hold
     /// some back, to insert them in one go).
     fn settle(&mut self) {}
@@ -683,6 +696,9 @@ impl SpatialGrid {
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
         let mut keys = S::new(k);
         loop {
+            if reach >= radius {
+                keys.last_round();
+            }
             // Only candidates within the square's inscribed disc can be
             // part of a proven answer (see the end test below), so none
             // beyond it is offered: in a dense world that halves the
@@ -695,6 +711,9 @@ impl SpatialGrid {
                 #[inline(always)]
                 |covered, lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2.min(covered * covered)),
             );
+            if reach >= radius && keys.answered_unsorted(k) {
+                break;
+            }
             keys.settle();
             // Done when everything that could beat the K-th lies inside the
             // square (K found within it), or the square covered `R`. As

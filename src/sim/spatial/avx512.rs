@@ -174,6 +174,37 @@ mod x86 {
         /// The keys in memory, for [`KeyList::keys`] (which writes them
         /// all first).
         flat: [MaybeUninit<f64>; SLOTS],
+        /// With `FUSED`, in a round that covers `R`: the hits gathered as
+        /// they are scanned, so that a sparse search (at most `K` hits, all
+        /// of them the answer) needs no sorting: their number, the least
+        /// distance², the `fused` values summed lane-wise in `f64`, and
+        /// which hits had a value outside the range where such a sum is
+        /// exact (see [`Self::summary`]).
+        gather: Option<Gathered>,
+        /// The round was answered from `gather` ([`KeyList::answered_unsorted`]).
+        unsorted: bool,
+    }
+
+    #[derive(Clone, Copy)]
+    struct Gathered {
+        hits: usize,
+        least: __m512,
+        sums: [__m512d; 2],
+        outside: u32,
+    }
+
+    /// Lanes whose `f32` bits are 0 or have `2^-12 ≤ |v| < 2^12`: where a
+    /// sum of fewer than 32 such values is exact in `f64`, whatever its
+    /// order (see [`Keys::summary`]).
+    #[inline(always)]
+    fn in_exact_range(bits: __m512i) -> __mmask16 {
+        // SAFETY: only ever inlined into code compiled for AVX-512F.
+        unsafe {
+            let exponent = _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xFF));
+            let magnitude = _mm512_and_si512(bits, _mm512_set1_epi32(0x7FFF_FFFF));
+            _mm512_cmple_epu32_mask(_mm512_sub_epi32(exponent, _mm512_set1_epi32(127 - 12)), _mm512_set1_epi32(23))
+                | _mm512_cmpeq_epi32_mask(magnitude, _mm512_setzero_si512())
+        }
     }
 
     impl<const FUSED: bool> Keys<FUSED> {
@@ -286,6 +317,17 @@ mod x86 {
         #[inline(always)]
         pub(in crate::sim::spatial) fn summary(&self, k: usize, previous_defined: bool) -> Option<Neighbourhood> {
             debug_assert!(k < SLOTS);
+            if let (true, Some(g)) = (self.unsorted, self.gather) {
+                // Every hit is a neighbour, each value in the exact range:
+                // the lane-wise sums add up to the nearest-first sum's bits.
+                // SAFETY: compiled for AVX-512F (see the type).
+                let (least, sum) = unsafe {
+                    (_mm512_reduce_min_ps(g.least), _mm512_reduce_add_pd(_mm512_add_pd(g.sums[0], g.sums[1])))
+                };
+                let count = g.hits as u32;
+                let nbr_mean = if previous_defined && count > 0 { (sum / count as f64) as f32 } else { f32::NAN };
+                return Some(Neighbourhood { count, nearest: least.sqrt(), nbr_mean });
+            }
             // SAFETY: compiled for AVX-512F (see the type); the stores
             // write eight lanes each inside the 24-lane array.
             unsafe {
@@ -367,6 +409,8 @@ mod x86 {
                 pending: [MaybeUninit::uninit(); PENDING + 16],
                 held: 0,
                 flat: [MaybeUninit::uninit(); SLOTS],
+                gather: None,
+                unsorted: false,
             }
         }
 
@@ -402,6 +446,18 @@ mod x86 {
                     };
                     let (low, high) = if FUSED {
                         let fused = _mm512_loadu_si512(grid.fused.as_ptr().add(start).cast());
+                        if let Some(g) = &mut self.gather {
+                            g.hits += hits.count_ones() as usize;
+                            g.least = _mm512_mask_min_ps(g.least, hits, g.least, d);
+                            let values = _mm512_castsi512_ps(fused);
+                            let (low, high) = (
+                                _mm512_cvtps_pd(_mm512_castps512_ps256(values)),
+                                _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64::<1>(fused))),
+                            );
+                            g.sums[0] = _mm512_mask_add_pd(g.sums[0], hits as u8, g.sums[0], low);
+                            g.sums[1] = _mm512_mask_add_pd(g.sums[1], (hits >> 8) as u8, g.sums[1], high);
+                            g.outside |= (hits & !in_exact_range(fused)) as u32;
+                        }
                         (
                             keys(_mm512_castsi512_si256(bits), _mm512_cvtepu32_epi64(_mm512_castsi512_si256(fused))),
                             keys(
@@ -430,6 +486,21 @@ mod x86 {
                 }
                 start += 16;
             }
+        }
+
+        #[inline(always)]
+        fn last_round(&mut self) {
+            if FUSED {
+                // SAFETY: only ever inlined into code compiled for AVX-512F.
+                let (least, zero) = unsafe { (_mm512_set1_ps(f32::INFINITY), _mm512_set1_pd(-0.0)) };
+                self.gather = Some(Gathered { hits: 0, least, sums: [zero; 2], outside: 0 });
+            }
+        }
+
+        #[inline(always)]
+        fn answered_unsorted(&mut self, k: usize) -> bool {
+            self.unsorted = self.gather.is_some_and(|g| g.hits <= k && g.outside == 0);
+            self.unsorted
         }
 
         #[inline(always)]
