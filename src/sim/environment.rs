@@ -91,18 +91,45 @@ impl Background {
         std::array::from_fn(|c| w00 * b00[c] + w10 * b10[c] + w01 * b01[c] + w11 * b11[c])
     }
 
-    /// [`Self::sample_all`] as one 256-bit register: the same products and
-    /// sums in the same order, so the same bits. The compiler's own
-    /// vectorisation of `sample_all` came out in 2-, 2- and 4-lane pieces.
+    /// Where `(x, y)` samples the raster ([`Self::locate`]), kept so that a
+    /// loop that prefetches a few agents ahead locates each agent once.
+    #[inline(always)]
+    pub(crate) fn located(&self, x: f32, y: f32) -> Located {
+        let (i0, j0, fu, fv) = self.locate(x, y);
+        Located { i0, j0, fu, fv }
+    }
+
+    /// [`Self::prefetch`] for a point already located.
+    #[inline(always)]
+    pub(crate) fn prefetch_located(&self, at: &Located) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let j1 = (at.j0 + 1).min(self.side - 1);
+            for j in [at.j0, j1] {
+                let cell = self.cells[j * self.side + at.i0..].as_ptr();
+                // SAFETY: a prefetch reads nothing and cannot fault; the
+                // pointer is inside `cells`.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = at;
+    }
+
+    /// [`Self::sample_all`] as one 256-bit register, at a point already
+    /// [`Self::located`]: the same products and sums in the same order, so
+    /// the same bits. The compiler's own vectorisation of `sample_all` came
+    /// out in 2-, 2- and 4-lane pieces.
     ///
     /// # Safety
     /// Only for code compiled with AVX (a caller with that
     /// `target_feature`, into which this is inlined).
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    pub(crate) unsafe fn sample_all_avx(&self, x: f32, y: f32) -> std::arch::x86_64::__m256 {
+    pub(crate) unsafe fn sample_all_avx(&self, at: &Located) -> std::arch::x86_64::__m256 {
         use std::arch::x86_64::*;
-        let (i0, j0, fu, fv) = self.locate(x, y);
+        let Located { i0, j0, fu, fv } = *at;
         let i1 = (i0 + 1).min(self.side - 1);
         let j1 = (j0 + 1).min(self.side - 1);
         let (w00, w10, w01, w11) = ((1.0 - fu) * (1.0 - fv), fu * (1.0 - fv), (1.0 - fu) * fv, fu * fv);
@@ -147,6 +174,16 @@ impl Background {
     pub fn sample(&self, channel: usize, x: f32, y: f32) -> f32 {
         self.sample_all(x, y)[channel]
     }
+}
+
+/// A point's raster cell (at or below-left) and where in it the point
+/// lies ([`Background::located`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Located {
+    i0: usize,
+    j0: usize,
+    fu: f32,
+    fv: f32,
 }
 
 /// An environment event: a bump of `magnitude` on one channel, fading to

@@ -191,15 +191,26 @@ unsafe fn add_fields_avx512(
     use std::arch::x86_64::*;
     let lanes = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     let kept = _mm256_cmp_ps::<_CMP_LT_OQ>(lanes, _mm256_set1_ps(config.channels as f32));
+    // Each agent is located once, PREFETCH_AHEAD agents ahead, for its
+    // prefetch, and its sample reads the cells found then (locating it
+    // twice was a third of the pass).
+    let mut ahead = [crate::sim::environment::Located::default(); PREFETCH_AHEAD];
+    for (at, p) in ahead.iter_mut().zip(positions) {
+        *at = background.located(p.0.x, p.0.y);
+        background.prefetch_located(at);
+    }
     for (i, (p, s)) in positions.iter().zip(sensors.iter_mut()).enumerate() {
-        if let Some(ahead) = positions.get(i + PREFETCH_AHEAD) {
-            background.prefetch(ahead.0.x, ahead.0.y);
+        let here = ahead[i % PREFETCH_AHEAD];
+        if let Some(p) = positions.get(i + PREFETCH_AHEAD) {
+            let at = background.located(p.0.x, p.0.y);
+            background.prefetch_located(&at);
+            ahead[i % PREFETCH_AHEAD] = at;
         }
         let (x, y) = (p.0.x, p.0.y);
         // SAFETY: this function has AVX; the load and store are of the
         // agent's eight readings.
         unsafe {
-            let mut field = background.sample_all_avx(x, y);
+            let mut field = background.sample_all_avx(&here);
             for event in events {
                 // Channels are small counts, exact as floats; one beyond
                 // the eight lanes matches none.
