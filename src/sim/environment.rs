@@ -93,6 +93,7 @@ impl Background {
 
     /// Where `(x, y)` samples the raster ([`Self::locate`]), kept so that a
     /// loop that prefetches a few agents ahead locates each agent once.
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     pub(crate) fn located(&self, x: f32, y: f32) -> Located {
         let (i0, j0, fu, fv) = self.locate(x, y);
@@ -100,21 +101,17 @@ impl Background {
     }
 
     /// [`Self::prefetch`] for a point already located.
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     pub(crate) fn prefetch_located(&self, at: &Located) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let j1 = (at.j0 + 1).min(self.side - 1);
-            for j in [at.j0, j1] {
-                let cell = self.cells[j * self.side + at.i0..].as_ptr();
-                // SAFETY: a prefetch reads nothing and cannot fault; the
-                // pointer is inside `cells`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.cast()) };
-            }
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let j1 = (at.j0 + 1).min(self.side - 1);
+        for j in [at.j0, j1] {
+            let cell = self.cells[j * self.side + at.i0..].as_ptr();
+            // SAFETY: a prefetch reads nothing and cannot fault; the
+            // pointer is inside `cells`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.cast()) };
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = at;
     }
 
     /// [`Self::sample_all`] as one 256-bit register, at a point already
@@ -178,6 +175,7 @@ impl Background {
 
 /// A point's raster cell (at or below-left) and where in it the point
 /// lies ([`Background::located`]).
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Located {
     i0: usize,

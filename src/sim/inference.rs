@@ -180,15 +180,21 @@ impl Mlp {
         sigmoid_all(&mut hidden[..n * H]);
         // Sixteen agents at a time in AVX-512 registers where there are;
         // the rest (or all, in other builds) one by one.
-        let mut done = 0;
         #[cfg(target_arch = "x86_64")]
-        if isa == Isa::Avx512 {
-            done = n / 16 * 16;
+        let done = if isa == Isa::Avx512 {
+            let done = n / 16 * 16;
             // SAFETY: `Isa::Avx512` is only ever picked where the processor
             // has those features; `done` agents' rows and outputs.
             unsafe { output_layer_avx512(&hidden[..done * H], &w2, &b2, &mut outputs[..done]) };
-        }
-        let _ = isa;
+            done
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = {
+            let _ = isa;
+            0
+        };
         for (h, out) in hidden[done * H..n * H].chunks_exact(H).zip(outputs[done..].iter_mut()) {
             let mut y = b2;
             for (&v, row) in h.iter().zip(&w2) {

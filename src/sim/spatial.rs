@@ -776,6 +776,7 @@ impl SpatialGrid {
     /// `radius` of `(x, y)` (distance ≤ R, compared as `d² ≤ R²` in `f32`),
     /// nearest first, ties by smaller id. `K` is `out`'s capacity.
     pub fn nearest(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+        #[cfg(target_arch = "x86_64")]
         if self.wide && avx512::fits(out.k) {
             // SAFETY: `wide` is only set where the processor has AVX-512.
             return unsafe { avx512::nearest(self, x, y, id, radius, out) };
@@ -805,6 +806,7 @@ impl SpatialGrid {
         previous_defined: bool,
         scratch: &mut Nearest,
     ) -> Neighbourhood {
+        #[cfg(target_arch = "x86_64")]
         if self.wide && avx512::fits(scratch.k) {
             // SAFETY: `wide` is only set where the processor has AVX-512.
             return unsafe { avx512::neighbourhood(self, x, y, id, radius, previous_defined, scratch) };

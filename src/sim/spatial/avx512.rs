@@ -25,6 +25,7 @@
 //! build's; the tests run both against brute force, and the summary
 //! against the listed answer's.
 
+#[cfg(target_arch = "x86_64")]
 use super::{KeyList, Nearest, Neighbourhood, SpatialGrid};
 
 /// Keys the list holds: three registers of eight.
@@ -110,34 +111,6 @@ unsafe fn listed(
     // SAFETY: as for this function.
     unsafe { nearest(grid, x, y, id, radius, scratch) };
     scratch.summary(previous_defined)
-}
-
-/// Never called: [`available`] is false off x86-64.
-///
-/// # Safety
-/// None needed; it only exists so that callers compile everywhere.
-#[cfg(not(target_arch = "x86_64"))]
-pub(super) unsafe fn nearest(grid: &SpatialGrid, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
-    let _ = (grid, x, y, id, radius, out);
-    unreachable!("the AVX-512 search only runs on x86-64")
-}
-
-/// Never called: [`available`] is false off x86-64.
-///
-/// # Safety
-/// None needed; it only exists so that callers compile everywhere.
-#[cfg(not(target_arch = "x86_64"))]
-pub(super) unsafe fn neighbourhood(
-    grid: &SpatialGrid,
-    x: f32,
-    y: f32,
-    id: u32,
-    radius: f32,
-    previous_defined: bool,
-    scratch: &mut Nearest,
-) -> Neighbourhood {
-    let _ = (grid, x, y, id, radius, previous_defined, scratch);
-    unreachable!("the AVX-512 search only runs on x86-64")
 }
 
 #[cfg(target_arch = "x86_64")]
