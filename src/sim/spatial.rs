@@ -687,9 +687,10 @@ impl SpatialGrid {
         self.xs[..n].iter().zip(&self.ys[..n]).zip(&self.ids[..n]).map(|((&x, &y), &id)| (x, y, id))
     }
 
-    /// The square search into a list `S`, grown until it proves the
-    /// answer, then the answer into `out`. Always inlined, so that the
-    /// AVX-512 entry point compiles it (and the list's code) for AVX-512.
+    /// The square search for `K` (`k`) neighbours into a list `S`, grown
+    /// until it proves the answer; returns the list and the last square's
+    /// reach. Always inlined, so that the AVX-512 entry points compile it
+    /// (and the list's code) for AVX-512.
     #[inline(always)]
     fn search<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, k: usize) -> (S, f32) {
         let r2 = radius * radius;
