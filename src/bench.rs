@@ -41,6 +41,11 @@ pub struct BenchOptions {
     /// Put the agents back in space order every this many frames (0:
     /// never); see [`crate::sim::spatial::order`].
     pub reorder_every: u64,
+    /// Make the calling thread one of the simulation's workers
+    /// ([`ComputePool::joined_by_caller`]): faster, but the thread stays in
+    /// that pool for good, so only for a process's one benchmark (the
+    /// command line's).
+    pub join_pool: bool,
 }
 
 impl BenchOptions {
@@ -56,6 +61,7 @@ impl BenchOptions {
             series: None,
             progress: false,
             reorder_every: SpaceOrder::default().every,
+            join_pool: false,
         }
     }
 }
@@ -142,6 +148,9 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
             app.add_plugins(SeriesPlugin { frames: options.frames as usize });
         }
         app.insert_resource(SpaceOrder { every: options.reorder_every });
+        if options.join_pool {
+            app.insert_resource(ComputePool::joined_by_caller(options.threads));
+        }
     });
     let mut frame_ns = Vec::with_capacity(measured as usize);
     let started = Instant::now();

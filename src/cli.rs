@@ -450,6 +450,8 @@ impl BenchArgs {
             series: self.series.clone(),
             progress: !self.quiet,
             reorder_every: self.reorder_every,
+            // The command runs one benchmark and exits.
+            join_pool: true,
         })
     }
 }

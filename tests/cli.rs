@@ -178,3 +178,35 @@ fn the_desktop_without_a_display_explains_itself() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad-agents.csv:2:3") && err.contains("column 'y'"), "{err}");
 }
+
+/// The command line's pool, of which the calling thread is a worker
+/// (`ComputePool::joined_by_caller`), computes exactly what a pool of its
+/// own does, on one thread and two. Each run on a fresh thread: joining
+/// keeps the thread in the pool for good.
+#[test]
+fn a_pool_joined_by_the_caller_changes_nothing() {
+    use genesis::bench::{self, BenchOptions};
+    use genesis::sim::{ModelConfig, Population, Scenario};
+    let run = |join: bool, threads: usize| {
+        std::thread::spawn(move || {
+            let path = temp(&format!("joined-{join}-{threads}.csv"));
+            let scenario = Scenario {
+                config: ModelConfig { width: 300.0, height: 300.0, ..ModelConfig::default() },
+                population: Population::Generated(3000),
+                ..Scenario::default()
+            };
+            let options = BenchOptions {
+                dump: Some(path.clone()),
+                join_pool: join,
+                ..BenchOptions::new(scenario, 70, 0, threads)
+            };
+            bench::run(&options).unwrap();
+            std::fs::read(path).unwrap()
+        })
+        .join()
+        .unwrap()
+    };
+    let own = run(false, 2);
+    assert!(run(true, 2) == own, "joined pool of two threads differs");
+    assert!(run(true, 1) == own, "joined pool of one thread differs");
+}
