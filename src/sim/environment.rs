@@ -152,17 +152,7 @@ impl Background {
     #[inline(always)]
     pub fn prefetch(&self, x: f32, y: f32) {
         #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let (i0, j0, _, _) = self.locate(x, y);
-            let j1 = (j0 + 1).min(self.side - 1);
-            for j in [j0, j1] {
-                let cell = self.cells[j * self.side + i0..].as_ptr();
-                // SAFETY: a prefetch reads nothing and cannot fault; the
-                // pointer is inside `cells`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.cast()) };
-            }
-        }
+        self.prefetch_located(&self.located(x, y));
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (x, y);
     }

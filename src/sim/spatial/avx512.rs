@@ -154,8 +154,6 @@ mod x86 {
         /// which hits had a value outside the range where such a sum is
         /// exact (see [`Self::summary`]).
         gather: Option<Gathered>,
-        /// The round was answered from `gather` ([`KeyList::answered_unsorted`]).
-        unsorted: bool,
     }
 
     #[derive(Clone, Copy)]
@@ -181,6 +179,14 @@ mod x86 {
     }
 
     impl<const FUSED: bool> Keys<FUSED> {
+        /// What a last round gathered, where it is the whole answer: at most
+        /// `k` hits, each value in the exact range. (Then the search stopped
+        /// there and sorted nothing: [`KeyList::answered_unsorted`].)
+        #[inline(always)]
+        fn unsorted_answer(&self, k: usize) -> Option<Gathered> {
+            self.gather.filter(|g| g.hits <= k && g.outside == 0)
+        }
+
         /// The key in lane `at` (0 to 23).
         #[inline(always)]
         fn lane(&self, at: usize) -> f64 {
@@ -290,7 +296,7 @@ mod x86 {
         #[inline(always)]
         pub(in crate::sim::spatial) fn summary(&self, k: usize, previous_defined: bool) -> Option<Neighbourhood> {
             debug_assert!(k < SLOTS);
-            if let (true, Some(g)) = (self.unsorted, self.gather) {
+            if let Some(g) = self.unsorted_answer(k) {
                 // Every hit is a neighbour, each value in the exact range:
                 // the lane-wise sums add up to the nearest-first sum's bits.
                 // SAFETY: compiled for AVX-512F (see the type).
@@ -338,14 +344,11 @@ mod x86 {
                     let mut fused = [_mm512_set1_pd(-0.0); 3];
                     let mut ranged = 0u32;
                     for (r, reg) in regs.iter().enumerate().take(k.div_ceil(8)) {
-                        let low = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(*reg)));
+                        let bits = _mm512_cvtepi64_epi32(*reg);
+                        let low = _mm512_cvtps_pd(_mm256_castsi256_ps(bits));
                         fused[r] = _mm512_mask_mov_pd(fused[r], (held >> (8 * r)) as u8, low);
-                        let exponent = _mm512_and_si512(_mm512_srli_epi64::<23>(*reg), _mm512_set1_epi64(0xFF));
-                        let magnitude = _mm512_and_si512(*reg, _mm512_set1_epi64(0x7FFF_FFFF));
-                        let inside = _mm512_cmple_epu64_mask(
-                            _mm512_sub_epi64(exponent, _mm512_set1_epi64(127 - 12)),
-                            _mm512_set1_epi64(23),
-                        ) | _mm512_cmpeq_epi64_mask(magnitude, _mm512_setzero_si512());
+                        // Eight values: the low eight lanes of the test.
+                        let inside = in_exact_range(_mm512_castsi256_si512(bits)) as u8;
                         ranged |= (inside as u32) << (8 * r);
                     }
                     let sum = if held & !ranged == 0 {
@@ -383,7 +386,6 @@ mod x86 {
                 held: 0,
                 flat: [MaybeUninit::uninit(); SLOTS],
                 gather: None,
-                unsorted: false,
             }
         }
 
@@ -472,8 +474,7 @@ mod x86 {
 
         #[inline(always)]
         fn answered_unsorted(&mut self, k: usize) -> bool {
-            self.unsorted = self.gather.is_some_and(|g| g.hits <= k && g.outside == 0);
-            self.unsorted
+            self.unsorted_answer(k).is_some()
         }
 
         #[inline(always)]
