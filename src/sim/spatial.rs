@@ -226,6 +226,14 @@ fn block_hits(xs: &[f32; 8], ys: &[f32; 8], ids: &[u32; 8], x: f32, y: f32, id: 
 /// ([`avx512::Keys`]). Every method is inlined into the search, so the list
 /// stays in registers for a whole square.
 trait KeyList: Sized {
+    /// Whether the list wants the agent's own row of cells scanned first,
+    /// then rows outwards: a list that cuts candidates off at its own
+    /// `(K+1)`-th key sees that shrink sooner. A list without such a
+    /// cut-off takes the rows top to bottom, a loop the processor predicts
+    /// (the nearest-first order picks between the rows above and below
+    /// the agent's, a coin toss in a sparse world whose squares span two).
+    const NEAREST_ROW_FIRST: bool;
+
     fn new(k: usize) -> Self;
 
     /// Offers the candidates in grid slots `lo .. hi` with `d² ≤ r2` that
@@ -278,6 +286,8 @@ impl<const L: usize> Keys<L> {
 }
 
 impl<const L: usize> KeyList for Keys<L> {
+    const NEAREST_ROW_FIRST: bool = true;
+
     #[inline(always)]
     fn new(k: usize) -> Self {
         Self { keys: [EMPTY; L], k }
@@ -609,11 +619,26 @@ impl SpatialGrid {
     /// of radius `reach` around `(x, y)`, one row of cells at a time (each
     /// row is one contiguous run of slots); returns the radius actually
     /// covered (a hair more, so rounding in the cell index never drops a
-    /// cell). The agent's own row comes first, then outwards, so the
-    /// list's cut-off shrinks early.
+    /// cell). With `nearest_row_first`, the agent's own row comes first,
+    /// then outwards, so a list's cut-off shrinks early; else top to
+    /// bottom (see [`KeyList::NEAREST_ROW_FIRST`]).
     #[inline(always)]
-    fn scan_square(&self, x: f32, y: f32, reach: f32, mut run: impl FnMut(f32, usize, usize)) -> f32 {
+    fn scan_square(
+        &self,
+        x: f32,
+        y: f32,
+        reach: f32,
+        nearest_row_first: bool,
+        mut run: impl FnMut(f32, usize, usize),
+    ) -> f32 {
         let (reach, (c0, c1), (r0, r1)) = self.square(x, y, reach);
+        if !nearest_row_first {
+            for r in r0..=r1 {
+                let (lo, hi) = self.run(r, c0, c1);
+                run(reach, lo, hi);
+            }
+            return reach;
+        }
         let centre = self.row(y);
         let (lo, hi) = self.run(centre, c0, c1);
         run(reach, lo, hi);
@@ -709,6 +734,7 @@ impl SpatialGrid {
                 x,
                 y,
                 reach,
+                S::NEAREST_ROW_FIRST,
                 #[inline(always)]
                 |covered, lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2.min(covered * covered)),
             );

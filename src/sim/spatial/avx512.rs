@@ -374,6 +374,9 @@ mod x86 {
     }
 
     impl<const FUSED: bool> KeyList for Keys<FUSED> {
+        /// No cut-off from the list (see [`Self::scan_run`]): rows in order.
+        const NEAREST_ROW_FIRST: bool = false;
+
         #[inline(always)]
         fn new(k: usize) -> Self {
             debug_assert!(k < SLOTS);
