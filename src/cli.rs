@@ -324,8 +324,8 @@ pub struct BenchArgs {
     /// Worker threads; 0 uses one per core. Results do not depend on it.
     #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
     pub threads: usize,
-    /// Put the agents back in space order (for cache locality) every N
-    /// frames; 0 never does. Results do not depend on it.
+    /// Put the agents back in space order (for cache locality) at frame 1
+    /// and every N frames; 0 never does. Results do not depend on it.
     #[arg(long, value_name = "N", default_value_t = SpaceOrder::default().every)]
     pub reorder_every: u64,
     /// Write the JSON report (SPEC section 6) to FILE.
