@@ -23,6 +23,7 @@ pub(super) fn plugin(app: &mut App) {
 /// The agent's fused reading. Until fusion runs in a frame it holds the
 /// previous frame's value, which is what spatial mapping averages.
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
+#[repr(transparent)]
 pub struct Fused(pub f32);
 
 /// Weight of the agent's own readings against its neighbours' mean.
