@@ -447,6 +447,15 @@ mod tests {
         }
     }
 
+    /// A random permutation of `0..n` (Fisher–Yates on `next`'s numbers).
+    fn shuffled(n: usize, next: &mut impl FnMut() -> u64) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            order.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        order
+    }
+
     /// Two-pass mean and standard deviation of a window.
     fn two_pass(values: &[f32]) -> (f64, f64) {
         let n = values.len() as f64;
@@ -475,10 +484,7 @@ mod tests {
         };
         for t in 0..6 * window {
             if t % 5 == 3 {
-                let mut from: Vec<u32> = (0..agents as u32).collect();
-                for i in (1..agents).rev() {
-                    from.swap(i, (next() % (i as u64 + 1)) as usize);
-                }
+                let from = shuffled(agents, &mut next);
                 for (history, sums) in histories.iter_mut().zip(&mut sums) {
                     history.renumber(|j| from[j]);
                     *sums = from.iter().map(|&f| sums[f as usize]).collect();
@@ -596,11 +602,8 @@ mod tests {
         };
         for t in 0..5 * window {
             if t % 3 == 1 {
-                // A random permutation: moved slot j takes old slot from[j].
-                let mut from: Vec<u32> = (0..agents as u32).collect();
-                for i in (1..agents).rev() {
-                    from.swap(i, (next() % (i as u64 + 1)) as usize);
-                }
+                // Moved slot j takes old slot from[j].
+                let from = shuffled(agents, &mut next);
                 moved.renumber(|j| from[j]);
                 order = from.iter().map(|&f| order[f as usize]).collect();
                 moved_sums = from.iter().map(|&f| moved_sums[f as usize]).collect();
