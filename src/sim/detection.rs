@@ -17,7 +17,8 @@ use super::{
     SimClock, Stage,
     agents::{Agent, AgentId, Position},
     anomaly::{Anomaly, AnomalyCount, detect_anomalies},
-    environment::ActiveEvents,
+    environment::{ActiveEvents, Event},
+    parallel::TABLES,
 };
 
 pub(super) fn plugin(app: &mut App) {
@@ -44,6 +45,17 @@ pub struct DetectionScore {
 }
 
 impl DetectionScore {
+    /// Scores agent `id` at `p`, flagged this frame: a false alarm with no
+    /// active event within reach, and noticed for every event it has been
+    /// watched for since that event started last frame.
+    fn flagged(&mut self, events: &[Event], id: u32, p: Vec2) {
+        if !events.iter().any(|e| e.distance_sq(p.x, p.y) <= e.radius * e.radius) {
+            self.false_alarms += 1;
+        }
+        let (lo, hi) = equal_range(&self.watching, id);
+        self.noticed += (hi - lo) as u64;
+    }
+
     /// `noticed / witnesses`, `None` before any event has started.
     pub fn recall(&self) -> Option<f64> {
         (self.witnesses > 0).then(|| self.noticed as f64 / self.witnesses as f64)
@@ -70,24 +82,33 @@ pub fn score_detection(
     if count.this_frame == 0 && !starting && score.watching.is_empty() {
         return;
     }
-    for (id, p, anomaly) in &agents {
-        let (x, y) = (p.0.x, p.0.y);
-        if anomaly.flagged {
-            if !events.iter().any(|e| e.distance_sq(x, y) <= e.radius * e.radius) {
-                score.false_alarms += 1;
-            }
-            // Witnesses of events that started last frame, flagged now.
-            let (lo, hi) = equal_range(&score.watching, id.0);
-            score.noticed += (hi - lo) as u64;
-        }
-        for e in events.iter().filter(|e| e.start == clock.frame) {
-            let half = 0.5 * e.radius;
-            if e.distance_sq(x, y) <= half * half {
-                score.witnesses += 1;
+    if !starting {
+        // Only the flagged agents count: find them in the verdict column
+        // alone (a few a frame among thousands; scanning every agent's
+        // events cost 12 µs a frame at 10k agents, while the other worker
+        // waited).
+        for (ids, positions, anomalies) in agents.contiguous_iter().expect(TABLES) {
+            for (j, anomaly) in anomalies.iter().enumerate() {
                 if anomaly.flagged {
-                    score.noticed += 1;
-                } else {
-                    score.watching_next.push(id.0);
+                    score.flagged(events, ids[j].0, positions[j].0);
+                }
+            }
+        }
+    } else {
+        for (id, p, anomaly) in &agents {
+            if anomaly.flagged {
+                score.flagged(events, id.0, p.0);
+            }
+            let (x, y) = (p.0.x, p.0.y);
+            for e in events.iter().filter(|e| e.start == clock.frame) {
+                let half = 0.5 * e.radius;
+                if e.distance_sq(x, y) <= half * half {
+                    score.witnesses += 1;
+                    if anomaly.flagged {
+                        score.noticed += 1;
+                    } else {
+                        score.watching_next.push(id.0);
+                    }
                 }
             }
         }
@@ -105,7 +126,7 @@ fn equal_range(list: &[u32], value: u32) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{SimClock, environment::Event};
+    use crate::sim::SimClock;
 
     /// Four agents around one event, scored by hand over three frames.
     #[test]
