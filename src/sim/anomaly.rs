@@ -235,7 +235,8 @@ impl FusedHistory {
             }
             return flagged;
         }
-        let _ = isa;
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = isa; // only x86 has the AVX-512 loop
         let mut flagged = 0;
         for (((slot, fused), sums), out) in slots.iter().zip(fused).zip(sums).zip(out) {
             let slot = slot.index();
