@@ -203,8 +203,7 @@ impl FusedHistory {
         isa: Isa,
     ) -> u64 {
         let full = self.is_full();
-        let window = self.window;
-        let inv = 1.0 / window as f64;
+        let inv = 1.0 / self.window as f64;
         #[cfg(target_arch = "x86_64")]
         if isa == Isa::Avx512
             && let Some(first) = consecutive(slots)
@@ -225,7 +224,7 @@ impl FusedHistory {
                 // value is in place (as in the loop below).
                 let end = first + slots.len();
                 for group in first / RESUM_GROUP..end.div_ceil(RESUM_GROUP) {
-                    if (self.tick + group).is_multiple_of(window) {
+                    if self.resums(group) {
                         for slot in (group * RESUM_GROUP).max(first)..((group + 1) * RESUM_GROUP).min(end) {
                             // SAFETY: as for the loop below.
                             sums[slot - first] = unsafe { self.fresh_sums(view, frame, slot) };
@@ -253,7 +252,7 @@ impl FusedHistory {
                 None => 0.0,
             };
             unsafe { view.base.add(frame.write + slot).write(fused.0) };
-            if full && (self.tick + slot / RESUM_GROUP).is_multiple_of(window) {
+            if full && self.resums(slot / RESUM_GROUP) {
                 *sums = unsafe { self.fresh_sums(view, frame, slot) };
             } else {
                 sums.sum += x - oldest;
@@ -261,6 +260,13 @@ impl FusedHistory {
             }
         }
         flagged
+    }
+
+    /// Whether the slots of group `group` (`slot / RESUM_GROUP`) are
+    /// re-summed this frame (once the window is full): each group's turn
+    /// comes once every `WIN` frames, staggered across groups.
+    fn resums(&self, group: usize) -> bool {
+        (self.tick + group).is_multiple_of(self.window)
     }
 
     /// Fresh two-pass sums of `slot`'s stored column, this frame's value
