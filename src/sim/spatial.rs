@@ -164,9 +164,12 @@ fn insert_sorted(keys: &mut [f64], x: f64) {
 }
 
 /// The next search distance after a square that covered `covered` found
-/// fewer than `K` candidates (the non-[`EMPTY`] `keys`): far enough to hold
-/// `K` with room to spare at the density it saw (1.5 times the area `K`
-/// need), at most `radius`, and always more than `covered`, as `found < K`.
+/// `found` candidates, fewer than `K`: far enough to hold `K` with room to
+/// spare at the density it saw (1.5 times the area `K` need), at most
+/// `radius`, and always more than `covered`, as `found < K`. None found
+/// counts as one: a square clipped by a wall may find none, and a jump
+/// straight to `R` then offers a crowd (in a dense world, more than the
+/// AVX-512 stage search ranks).
 ///
 /// Jumping straight to `R` instead, as the search first did, made these
 /// rare rounds (2–3% of searches, where the first square is short by a
@@ -176,12 +179,8 @@ fn insert_sorted(keys: &mut [f64], x: f64) {
 /// spent a tenth of its time on them.
 #[cold]
 #[inline(never)]
-fn next_reach(covered: f32, keys: &[f64], k: usize, radius: f32) -> f32 {
-    let found = keys.iter().take_while(|&&key| key != EMPTY).count();
-    if found == 0 {
-        return radius;
-    }
-    (covered * (1.5 * k as f32 / found as f32).sqrt()).min(radius)
+fn next_reach(covered: f32, found: usize, k: usize, radius: f32) -> f32 {
+    (covered * (1.5 * k as f32 / found.max(1) as f32).sqrt()).min(radius)
 }
 
 /// Squared distances from `(x, y)` to a block of 8 agents, and the bit
@@ -221,10 +220,11 @@ fn block_hits(xs: &[f32; 8], ys: &[f32; 8], ids: &[u32; 8], x: f32, y: f32, id: 
     }
 }
 
-/// The sorted key list of one search, as the search drives it: a list of
-/// the portable build ([`Keys`]) or of the AVX-512 one
-/// ([`avx512::Keys`]). Every method is inlined into the search, so the list
-/// stays in registers for a whole square.
+/// What one search gathers, as the search drives it: a sorted key list of
+/// the portable build ([`Keys`]) or of the AVX-512 one, or the AVX-512
+/// stage search's candidate buffer, which never sorts. Every method is
+/// inlined into the search, so the list stays in registers for a whole
+/// square.
 trait KeyList: Sized {
     /// Whether the list wants the agent's own row of cells scanned first,
     /// then rows outwards: a list that cuts candidates off at its own
@@ -243,27 +243,27 @@ trait KeyList: Sized {
     fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32);
 
     /// Tells the list that the round about to be scanned covers `R`, so
-    /// that its hits are every neighbour there is (a list may then answer
-    /// without sorting them, see [`Self::answered_unsorted`]).
+    /// that its hits are every neighbour there is (a list may then gather
+    /// what a sparse answer needs as it scans).
     fn last_round(&mut self) {}
-
-    /// After scanning a [`Self::last_round`]: whether the list can answer
-    /// from what it gathered without sorting (every hit is in the answer,
-    /// at most `K` of them); it then skips [`Self::settle`].
-    fn answered_unsorted(&mut self, k: usize) -> bool {
-        let _ = k;
-        false
-    }
 
     /// Puts every candidate offered so far into the list (a list may hold
     /// some back, to insert them in one go).
     fn settle(&mut self) {}
 
-    /// Squared distance of the `K`-th key so far, `+∞` while fewer are
-    /// held; after [`Self::settle`].
-    fn kth(&self) -> f32;
+    /// Whether `K` candidates were offered (after [`Self::settle`]).
+    fn full(&self) -> bool;
 
-    /// The keys, sorted (after [`Self::settle`]), at least `K + 1` of them.
+    /// How many candidates were offered, when fewer than `K` (after
+    /// [`Self::settle`]; it sizes the next square).
+    fn found(&mut self) -> usize;
+}
+
+/// A [`KeyList`] that lists its answer: the keys, `distance² bits << 32 |
+/// grid slot`, sorted.
+trait Listed: KeyList {
+    /// The keys, sorted (after [`KeyList::settle`]), at least `K + 1` of
+    /// them.
     fn keys(&mut self) -> &[f64];
 }
 
@@ -319,10 +319,16 @@ impl<const L: usize> KeyList for Keys<L> {
     }
 
     #[inline(always)]
-    fn kth(&self) -> f32 {
-        key_dist_sq(self.keys[self.k - 1])
+    fn full(&self) -> bool {
+        self.keys[self.k - 1] != EMPTY
     }
 
+    fn found(&mut self) -> usize {
+        self.keys.iter().take_while(|&&key| key != EMPTY).count()
+    }
+}
+
+impl<const L: usize> Listed for Keys<L> {
     #[inline(always)]
     fn keys(&mut self) -> &[f64] {
         &self.keys
@@ -712,15 +718,15 @@ impl SpatialGrid {
         self.xs[..n].iter().zip(&self.ys[..n]).zip(&self.ids[..n]).map(|((&x, &y), &id)| (x, y, id))
     }
 
-    /// The square search for `K` (`k`) neighbours into a list `S`, grown
-    /// until it proves the answer; returns the list and the last square's
+    /// The square search for `K` (`k`) neighbours into `keys` (a fresh
+    /// list), grown until it proves the answer; returns the last square's
     /// reach. Always inlined, so that the AVX-512 entry points compile it
-    /// (and the list's code) for AVX-512.
+    /// (and the list's code) for AVX-512. The list is the caller's, not
+    /// returned: a list with buffers was copied out with a `memcpy` call.
     #[inline(always)]
-    fn search<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, k: usize) -> (S, f32) {
+    fn search<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, k: usize, keys: &mut S) -> f32 {
         let r2 = radius * radius;
         let mut reach = if self.first_reach > 0.0 { self.first_reach.min(radius) } else { radius };
-        let mut keys = S::new(k);
         loop {
             if reach >= radius {
                 keys.last_round();
@@ -738,27 +744,25 @@ impl SpatialGrid {
                 #[inline(always)]
                 |covered, lo, hi| keys.scan_run(self, lo, hi, x, y, id, r2.min(covered * covered)),
             );
-            if reach >= radius && keys.answered_unsorted(k) {
-                break;
-            }
             keys.settle();
             // Done when everything that could beat the K-th lies inside the
             // square (K found within it), or the square covered `R`. As
             // only candidates within `covered` were offered, K found means
             // the first: the search goes on only when fewer were.
-            if keys.kth() <= covered * covered || reach >= radius {
+            if keys.full() || reach >= radius {
                 break;
             }
-            reach = next_reach(covered, keys.keys(), k, radius);
-            keys = S::new(k);
+            reach = next_reach(covered, keys.found(), k, radius);
+            *keys = S::new(k);
         }
-        (keys, reach)
+        reach
     }
 
     /// [`Self::search`], its answer into `out`.
     #[inline(always)]
-    fn search_into<S: KeyList>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
-        let (mut keys, reach) = self.search::<S>(x, y, id, radius, out.k);
+    fn search_into<S: Listed>(&self, x: f32, y: f32, id: u32, radius: f32, out: &mut Nearest) {
+        let mut keys = S::new(out.k);
+        let reach = self.search(x, y, id, radius, out.k, &mut keys);
         self.finish(x, y, id, reach, keys.keys(), out);
     }
 
@@ -1003,7 +1007,7 @@ mod tests {
     }
 
     /// A test agent's `fused` as the AVX-512 summary's shortcut sums them
-    /// (any order, see `Keys::summary`): ±0, or of either sign with any
+    /// (any order, see `Ranked::summary` in `avx512.rs`): ±0, or of either sign with any
     /// exponent from 2^-12 to 2^11; one agent in 64 is outside that range
     /// (2^-13 or 2^12), and takes the nearest-first sum.
     fn ranged(id: u32) -> f32 {
@@ -1139,6 +1143,37 @@ mod tests {
         check_world(&points, 100.0, 100.0, r, 3);
         // K = 1: the duplicates tie at distance 0 for the only place.
         check_world(&points, 100.0, 100.0, r, 1);
+    }
+
+    /// The AVX-512 stage search answers from its ranks alone wherever
+    /// nothing calls for the listed search (a tie across the `K`-th place,
+    /// a value outside the exact range, a crowd): in a dense and a sparse
+    /// random world, every agent. A wrong rank (say, counting the agent's
+    /// own distance) would only hand every search over, correct but slow.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn ranked_summary_answers_without_the_listed_search() {
+        if !avx512::available() {
+            return;
+        }
+        let mut s = 5;
+        for (n, side, k) in [(6000, 60.0, 16), (4000, 200.0, 16), (3000, 40.0, 5)] {
+            let points: Vec<(f32, f32, u32, f32)> =
+                (0..n).map(|i| (lcg(&mut s) * side, lcg(&mut s) * side, i, 0.5 + lcg(&mut s) / 2.0)).collect();
+            let grid = grid_of(&points, side, side, 10.0, k);
+            let mut nearest = Nearest::new(k);
+            for &(x, y, id, _) in &points {
+                grid.nearest(x, y, id, 10.0, &mut nearest);
+                let want = nearest.summary(true);
+                // SAFETY: the processor has AVX-512F (checked above); K < 24.
+                let got = unsafe { avx512::ranked(&grid, x, y, id, 10.0, k, true) };
+                let got = got.unwrap_or_else(|| panic!("agent {id} of {n} at ({x}, {y}) handed over: {want:?}"));
+                assert_eq!(
+                    (got.count, got.nearest.to_bits(), got.nbr_mean.to_bits()),
+                    (want.count, want.nearest.to_bits(), want.nbr_mean.to_bits())
+                );
+            }
+        }
     }
 
     #[test]
