@@ -54,13 +54,11 @@ fn main() {
         let mut found = 0u64;
         for round in 0..4 {
             for (times, grid) in [(&mut fast, &grid), (&mut portable, &portable_grid)] {
-                let order: Vec<(f32, f32, u32)> = grid.points().collect();
                 let start = Instant::now();
                 for _ in 0..reps.div_ceil(4) {
-                    for &(x, y, id) in &order {
-                        let summary = grid.neighbourhood(x, y, id, 10.0, true, &mut nearest);
+                    grid.neighbourhoods(0..n, 10.0, true, &mut nearest, |_, summary| {
                         found += std::hint::black_box(summary).count as u64;
-                    }
+                    });
                 }
                 if round > 0 {
                     times.push(per(start.elapsed().as_secs_f64() / reps.div_ceil(4) as f64));

@@ -857,6 +857,29 @@ impl SpatialGrid {
         self.nearest(x, y, id, radius, scratch);
         scratch.summary(previous_defined)
     }
+    /// [`Self::neighbourhood`] of the agent in each grid slot of `slots`,
+    /// handed to `out` with its slot, in slot order: what the spatial
+    /// stage asks of a chunk of the grid. The AVX-512 build runs the whole
+    /// chunk in one call, one search ahead of its summaries (see
+    /// [`avx512::neighbourhoods`]).
+    pub fn neighbourhoods(
+        &self,
+        slots: std::ops::Range<usize>,
+        radius: f32,
+        previous_defined: bool,
+        scratch: &mut Nearest,
+        mut out: impl FnMut(usize, Neighbourhood),
+    ) {
+        debug_assert!(slots.end <= self.origin.len());
+        #[cfg(target_arch = "x86_64")]
+        if self.wide && avx512::fits(scratch.k) {
+            // SAFETY: `wide` is only set where the processor has AVX-512.
+            return unsafe { avx512::neighbourhoods(self, slots, radius, previous_defined, scratch, out) };
+        }
+        for at in slots {
+            out(at, self.neighbourhood(self.xs[at], self.ys[at], self.ids[at], radius, previous_defined, scratch));
+        }
+    }
 }
 
 /// Rebuilds the grid and stores every agent's [`Neighbourhood`].
@@ -893,15 +916,14 @@ pub fn map_neighbourhoods(
     pool.install(|| {
         (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|chunk| {
             let mut scratch = Nearest::new(k);
-            for at in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
-                let summary =
-                    grid.neighbourhood(grid.xs[at], grid.ys[at], grid.ids[at], radius, previous_defined, &mut scratch);
+            let slots = chunk * CHUNK..((chunk + 1) * CHUNK).min(n);
+            grid.neighbourhoods(slots, radius, previous_defined, &mut scratch, |at, summary| {
                 // SAFETY: `origin` is a permutation of 0..n (a counting
                 // sort's), so each agent is written once, by the one
                 // worker whose chunk holds its slot; the columns outlive
                 // this pass (`tables` holds them).
                 unsafe { out.write(grid.origin[at] as usize, summary) };
-            }
+            });
         })
     });
     drop(tables);
@@ -1036,6 +1058,24 @@ mod tests {
 
     fn check_grid(grid: &SpatialGrid, points: &[(f32, f32, u32)], radius: f32, k: usize, fused_of: fn(u32) -> f32) {
         let (mut nearest, mut scratch) = (Nearest::new(k), Nearest::new(k));
+        // The stage's chunked form, over the grid in uneven pieces (so a
+        // piece starts and ends anywhere), gives each slot's summary once.
+        let n = grid.origin.len();
+        let mut chunked = vec![None; n];
+        for slots in [0..n / 3, n / 3..n / 3 + 1, n / 3 + 1..n] {
+            grid.neighbourhoods(slots, radius, true, &mut scratch, |at, summary| {
+                assert!(chunked[at].replace(summary).is_none(), "slot {at} answered twice");
+            });
+        }
+        for (at, got) in chunked.into_iter().enumerate() {
+            let got = got.unwrap_or_else(|| panic!("slot {at} not answered"));
+            let want = grid.neighbourhood(grid.xs[at], grid.ys[at], grid.ids[at], radius, true, &mut scratch);
+            assert_eq!(
+                (got.count, got.nearest.to_bits(), got.nbr_mean.to_bits()),
+                (want.count, want.nearest.to_bits(), want.nbr_mean.to_bits()),
+                "slot {at}"
+            );
+        }
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);
             // The spatial stage's shortcut gives the listed search's summary.

@@ -128,6 +128,48 @@ pub(super) unsafe fn ranked(
     hits.summary(k, previous_defined)
 }
 
+/// [`SpatialGrid::neighbourhoods`], compiled for AVX-512: each slot's
+/// [`neighbourhood`], one search ahead of its summary. The summary's chain
+/// (ranks, sums, a square root and a division) waits on its own search;
+/// issued after the next search's scan, it overlaps with that instead of
+/// holding up the processor's window.
+///
+/// # Safety
+/// As for [`neighbourhood`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+pub(super) unsafe fn neighbourhoods(
+    grid: &SpatialGrid,
+    slots: std::ops::Range<usize>,
+    radius: f32,
+    previous_defined: bool,
+    scratch: &mut Nearest,
+    mut out: impl FnMut(usize, Neighbourhood),
+) {
+    let k = scratch.capacity();
+    let mut answer = |at: usize, hits: &x86::Ranked, scratch: &mut Nearest| {
+        let summary = hits.summary(k, previous_defined).unwrap_or_else(|| {
+            // SAFETY: as for this function.
+            unsafe { listed(grid, grid.xs[at], grid.ys[at], grid.ids[at], radius, previous_defined, scratch) }
+        });
+        out(at, summary);
+    };
+    let mut hits = [x86::Ranked::new(k), x86::Ranked::new(k)];
+    let mut previous = None;
+    for at in slots {
+        let current = &mut hits[at & 1];
+        *current = x86::Ranked::new(k);
+        grid.search(grid.xs[at], grid.ys[at], grid.ids[at], radius, k, current);
+        if let Some(before) = previous {
+            answer(before, &hits[before & 1], scratch);
+        }
+        previous = Some(at);
+    }
+    if let Some(before) = previous {
+        answer(before, &hits[before & 1], scratch);
+    }
+}
+
 /// [`neighbourhood`] through the listed search, which settles equal
 /// distances by id and sums in nearest-first order. Rare (exact float
 /// ties, values far from 1, crowds), so out of line.
