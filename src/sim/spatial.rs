@@ -1061,20 +1061,23 @@ mod tests {
         // The stage's chunked form, over the grid in uneven pieces (so a
         // piece starts and ends anywhere), gives each slot's summary once.
         let n = grid.origin.len();
-        let mut chunked = vec![None; n];
-        for slots in [0..n / 3, n / 3..n / 3 + 1, n / 3 + 1..n] {
-            grid.neighbourhoods(slots, radius, true, &mut scratch, |at, summary| {
-                assert!(chunked[at].replace(summary).is_none(), "slot {at} answered twice");
-            });
-        }
-        for (at, got) in chunked.into_iter().enumerate() {
-            let got = got.unwrap_or_else(|| panic!("slot {at} not answered"));
-            let want = grid.neighbourhood(grid.xs[at], grid.ys[at], grid.ids[at], radius, true, &mut scratch);
-            assert_eq!(
-                (got.count, got.nearest.to_bits(), got.nbr_mean.to_bits()),
-                (want.count, want.nearest.to_bits(), want.nbr_mean.to_bits()),
-                "slot {at}"
-            );
+        for previous_defined in [true, false] {
+            let mut chunked = vec![None; n];
+            for slots in [0..n / 3, n / 3..n / 3 + 1, n / 3 + 1..n] {
+                grid.neighbourhoods(slots, radius, previous_defined, &mut scratch, |at, summary| {
+                    assert!(chunked[at].replace(summary).is_none(), "slot {at} answered twice");
+                });
+            }
+            for (at, got) in chunked.into_iter().enumerate() {
+                let got = got.unwrap_or_else(|| panic!("slot {at} not answered"));
+                let (x, y, id) = (grid.xs[at], grid.ys[at], grid.ids[at]);
+                let want = grid.neighbourhood(x, y, id, radius, previous_defined, &mut scratch);
+                assert_eq!(
+                    (got.count, got.nearest.to_bits(), got.nbr_mean.to_bits()),
+                    (want.count, want.nearest.to_bits(), want.nbr_mean.to_bits()),
+                    "slot {at}, previous defined: {previous_defined}"
+                );
+            }
         }
         for (i, &(x, y, id)) in points.iter().enumerate() {
             grid.nearest(x, y, id, radius, &mut nearest);

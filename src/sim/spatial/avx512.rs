@@ -147,12 +147,13 @@ pub(super) unsafe fn neighbourhoods(
     mut out: impl FnMut(usize, Neighbourhood),
 ) {
     let k = scratch.capacity();
+    let mut finishing = x86::Finishing::new(previous_defined);
     let mut answer = |at: usize, hits: &x86::Ranked, scratch: &mut Nearest| {
-        let summary = hits.summary(k, previous_defined).unwrap_or_else(|| {
+        let listed = || {
             // SAFETY: as for this function.
             unsafe { listed(grid, grid.xs[at], grid.ys[at], grid.ids[at], radius, previous_defined, scratch) }
-        });
-        out(at, summary);
+        };
+        finishing.push(at, hits, k, listed, &mut out);
     };
     let mut hits = [x86::Ranked::new(k), x86::Ranked::new(k)];
     let mut previous = None;
@@ -168,6 +169,7 @@ pub(super) unsafe fn neighbourhoods(
     if let Some(before) = previous {
         answer(before, &hits[before & 1], scratch);
     }
+    finishing.flush(&mut out);
 }
 
 /// [`neighbourhood`] through the listed search, which settles equal
@@ -501,6 +503,19 @@ mod x86 {
 
     impl Ranked {
         /// The search's [`Nearest::summary`], bit for bit, or `None` where
+        /// only the listed search can give it. One at a time; the stage's
+        /// chunks finish sixteen at once ([`Finishing`]).
+        ///
+        /// [`Nearest::summary`]: crate::sim::spatial::Nearest::summary
+        #[inline(always)]
+        pub(in crate::sim::spatial) fn summary(&self, k: usize, previous_defined: bool) -> Option<Neighbourhood> {
+            self.unfinished(k, previous_defined).map(|u| {
+                let nbr_mean = if previous_defined && u.count > 0 { (u.sum / u.count as f64) as f32 } else { f32::NAN };
+                Neighbourhood { count: u.count, nearest: u.least.sqrt(), nbr_mean }
+            })
+        }
+
+        /// The summary but its square root and division, or `None` where
         /// only the listed search can give it.
         ///
         /// - The answer is the `K` hits nearer than at most `K - 1` others
@@ -510,31 +525,29 @@ mod x86 {
         ///   means the `K`-th and `(K+1)`-th are equally near, and ids
         ///   decide who is in: `None`.
         /// - The count is theirs, the nearest distance the least of all.
-        /// - Their `fused` values, widened to `f64`, are summed in a tree.
-        ///   Where every value is 0 or `2^-12 ≤ |v| < 2^12`, each is a
-        ///   multiple of `2^-35` below `2^12`, so every partial sum of
-        ///   fewer than 32 of them is a multiple of `2^-35` below `2^17`:
-        ///   52 bits, exact in `f64`. Exact sums do not depend on the
-        ///   order, so the tree gives the nearest-first sum's bits (unused
-        ///   lanes add `-0.0`, which changes no sum). A value outside that
-        ///   range: `None`.
-        ///
-        /// [`Nearest::summary`]: crate::sim::spatial::Nearest::summary
+        /// - With `previous_defined`, their `fused` values, widened to
+        ///   `f64`, are summed in a tree. Where every value is 0 or
+        ///   `2^-12 ≤ |v| < 2^12`, each is a multiple of `2^-35` below
+        ///   `2^12`, so every partial sum of fewer than 32 of them is a
+        ///   multiple of `2^-35` below `2^17`: 52 bits, exact in `f64`.
+        ///   Exact sums do not depend on the order, so the tree gives the
+        ///   nearest-first sum's bits (unused lanes add `-0.0`, which
+        ///   changes no sum). A value outside that range: `None`.
         #[inline(always)]
-        pub(in crate::sim::spatial) fn summary(&self, k: usize, previous_defined: bool) -> Option<Neighbourhood> {
+        fn unfinished(&self, k: usize, previous_defined: bool) -> Option<Unfinished> {
             debug_assert!(k < SLOTS);
             match self.held.div_ceil(16) {
-                0 | 1 => self.summarise::<1>(k, previous_defined),
-                2 => self.summarise::<2>(k, previous_defined),
-                3 => self.summarise::<3>(k, previous_defined),
-                4 => self.summarise::<4>(k, previous_defined),
+                0 | 1 => self.unfinished_in::<1>(k, previous_defined),
+                2 => self.unfinished_in::<2>(k, previous_defined),
+                3 => self.unfinished_in::<3>(k, previous_defined),
+                4 => self.unfinished_in::<4>(k, previous_defined),
                 _ => None,
             }
         }
 
-        /// [`Self::summary`] with the hits in `R` registers.
+        /// [`Self::unfinished`] with the hits in `R` registers.
         #[inline(always)]
-        fn summarise<const R: usize>(&self, k: usize, previous_defined: bool) -> Option<Neighbourhood> {
+        fn unfinished_in<const R: usize>(&self, k: usize, previous_defined: bool) -> Option<Unfinished> {
             let n = self.held;
             if let Some(g) = self.gather.filter(|g| n <= k && g.outside == 0) {
                 // Every hit is a neighbour, each value in the exact range.
@@ -542,9 +555,7 @@ mod x86 {
                 let (least, sum) = unsafe {
                     (_mm512_reduce_min_ps(g.least), _mm512_reduce_add_pd(_mm512_add_pd(g.sums[0], g.sums[1])))
                 };
-                let count = n as u32;
-                let nbr_mean = if previous_defined && count > 0 { (sum / count as f64) as f32 } else { f32::NAN };
-                return Some(Neighbourhood { count, nearest: least.sqrt(), nbr_mean });
+                return Some(Unfinished { count: n as u32, least, sum });
             }
             let dist = self.dist.as_ptr().cast::<i32>();
             // SAFETY: compiled for AVX-512F (see the type). The scans wrote
@@ -574,8 +585,8 @@ mod x86 {
                 }
                 let count = n.min(k) as u32;
                 let least = d.iter().fold(infinite, |a, &b| _mm512_min_epi32(a, b));
-                let nearest = f32::from_bits(_mm512_reduce_min_epi32(least) as u32).sqrt();
-                let mut summary = Neighbourhood { count, nearest, nbr_mean: f32::NAN };
+                let least = f32::from_bits(_mm512_reduce_min_epi32(least) as u32);
+                let mut sum = 0.0;
                 if previous_defined && count > 0 {
                     let fused = self.fused.as_ptr().cast::<i32>();
                     let mut sums = [_mm512_set1_pd(-0.0); 2];
@@ -592,11 +603,109 @@ mod x86 {
                     if outside != 0 {
                         return None;
                     }
-                    let sum = _mm512_reduce_add_pd(_mm512_add_pd(sums[0], sums[1]));
-                    summary.nbr_mean = (sum / count as f64) as f32;
+                    sum = _mm512_reduce_add_pd(_mm512_add_pd(sums[0], sums[1]));
                 }
-                Some(summary)
+                Some(Unfinished { count, least, sum })
             }
+        }
+    }
+
+    /// A [`Neighbourhood`] before its square root and division: the count,
+    /// the least squared distance, and the sum of the neighbours' `fused`
+    /// (meaningful where the previous values are defined and the count is
+    /// not 0).
+    #[derive(Clone, Copy)]
+    struct Unfinished {
+        count: u32,
+        least: f32,
+        sum: f64,
+    }
+
+    /// The stage's searches' summaries, finished sixteen at a time: the
+    /// square roots and divisions in one register each instead of one
+    /// search's slow scalar chain each (same operations, same bits).
+    pub(in crate::sim::spatial) struct Finishing {
+        previous_defined: bool,
+        len: usize,
+        slots: [usize; 16],
+        count: [u32; 16],
+        least: [f32; 16],
+        sum: [f64; 16],
+        /// Lanes the listed search answered, with its answers.
+        listed: u16,
+        answers: [Neighbourhood; 16],
+    }
+
+    impl Finishing {
+        #[inline(always)]
+        pub(in crate::sim::spatial) fn new(previous_defined: bool) -> Self {
+            Self {
+                previous_defined,
+                len: 0,
+                slots: [0; 16],
+                count: [0; 16],
+                least: [0.0; 16],
+                sum: [0.0; 16],
+                listed: 0,
+                answers: [Neighbourhood::default(); 16],
+            }
+        }
+
+        /// Slot `at`'s search, or the listed search's answer where the
+        /// ranks cannot give one (`listed` runs it); sixteen held, they
+        /// are finished and handed to `out`.
+        #[inline(always)]
+        pub(in crate::sim::spatial) fn push(
+            &mut self,
+            at: usize,
+            hits: &Ranked,
+            k: usize,
+            listed: impl FnOnce() -> Neighbourhood,
+            out: &mut impl FnMut(usize, Neighbourhood),
+        ) {
+            let i = self.len;
+            self.slots[i] = at;
+            match hits.unfinished(k, self.previous_defined) {
+                Some(u) => (self.count[i], self.least[i], self.sum[i]) = (u.count, u.least, u.sum),
+                None => {
+                    self.listed |= 1 << i;
+                    self.answers[i] = listed();
+                }
+            }
+            self.len += 1;
+            if self.len == 16 {
+                self.flush(out);
+            }
+        }
+
+        /// Finishes what is held and hands it to `out`, in order.
+        #[inline(always)]
+        pub(in crate::sim::spatial) fn flush(&mut self, out: &mut impl FnMut(usize, Neighbourhood)) {
+            let (mut nearest, mut mean) = ([0.0f32; 16], [0.0f32; 16]);
+            // SAFETY: only ever inlined into code compiled for AVX-512F;
+            // every load and store is of 16 lanes (8 for the `f64` halves)
+            // of a 16-element array.
+            unsafe {
+                _mm512_storeu_ps(nearest.as_mut_ptr(), _mm512_sqrt_ps(_mm512_loadu_ps(self.least.as_ptr())));
+                let counts = _mm512_loadu_si512(self.count.as_ptr().cast());
+                let halves = [_mm512_castsi512_si256(counts), _mm512_extracti64x4_epi64::<1>(counts)];
+                for (h, half) in halves.into_iter().enumerate() {
+                    let sum = _mm512_loadu_pd(self.sum.as_ptr().add(8 * h));
+                    let quotient = _mm512_cvtpd_ps(_mm512_div_pd(sum, _mm512_cvtepu32_pd(half)));
+                    _mm256_storeu_ps(mean.as_mut_ptr().add(8 * h), quotient);
+                }
+            }
+            for i in 0..self.len {
+                let answer = if self.listed & (1 << i) != 0 {
+                    self.answers[i]
+                } else {
+                    let count = self.count[i];
+                    let defined = self.previous_defined && count > 0;
+                    Neighbourhood { count, nearest: nearest[i], nbr_mean: if defined { mean[i] } else { f32::NAN } }
+                };
+                out(self.slots[i], answer);
+            }
+            (self.len, self.listed) = (0, 0);
         }
     }
 
