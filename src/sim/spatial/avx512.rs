@@ -205,26 +205,52 @@ mod x86 {
     use super::{Neighbourhood, PENDING, RANKED, SLOTS, SpatialGrid, TWO_LISTS};
     use crate::sim::spatial::{EMPTY, PADDING};
 
-    /// A block of 16 candidates from slot `start` (at most `hi - start` of
-    /// them): their squared distances from `(x, y)`, and the mask of those
-    /// within `r2` that are not agent `id`. The arrays are padded by 16, so
-    /// the loads stay inside them; lanes past `hi` are masked off.
+    /// The run of candidates in slots `lo .. hi` as blocks of 16: each
+    /// block's first slot, the candidates' squared distances from `(x,
+    /// y)`, and the mask of those within `r2` that are not agent `id`. The
+    /// arrays are padded by 16, so the loads stay inside them; lanes past
+    /// `hi` are masked off.
+    struct Blocks<'a> {
+        grid: &'a SpatialGrid,
+        start: usize,
+        hi: usize,
+        x: f32,
+        y: f32,
+        id: u32,
+        r2: f32,
+    }
+
+    impl Iterator for Blocks<'_> {
+        type Item = (usize, __m512, __mmask16);
+
+        #[inline(always)]
+        fn next(&mut self) -> Option<Self::Item> {
+            let (grid, start, hi) = (self.grid, self.start, self.hi);
+            if start >= hi {
+                return None;
+            }
+            debug_assert!(hi + PADDING <= grid.xs.len() && grid.xs.len() == grid.ids.len());
+            self.start += 16;
+            let valid = ((1u32 << (hi - start).min(16)) - 1) as __mmask16;
+            // SAFETY: only ever inlined into code compiled for AVX-512F;
+            // the loads read slots `start .. start + 16`, inside the arrays
+            // as `start < hi <= n` and they hold `n + PADDING` slots.
+            unsafe {
+                let dx = _mm512_sub_ps(_mm512_loadu_ps(grid.xs.as_ptr().add(start)), _mm512_set1_ps(self.x));
+                let dy = _mm512_sub_ps(_mm512_loadu_ps(grid.ys.as_ptr().add(start)), _mm512_set1_ps(self.y));
+                let d = _mm512_add_ps(_mm512_mul_ps(dx, dx), _mm512_mul_ps(dy, dy));
+                let near = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(valid, d, _mm512_set1_ps(self.r2));
+                let ids = _mm512_loadu_si512(grid.ids.as_ptr().add(start).cast());
+                Some((start, d, _mm512_mask_cmpneq_epi32_mask(near, ids, _mm512_set1_epi32(self.id as i32))))
+            }
+        }
+    }
+
+    /// [`Blocks`] of slots `lo .. hi`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn block(grid: &SpatialGrid, start: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32) -> (__m512, __mmask16) {
-        debug_assert!(start < hi && hi + PADDING <= grid.xs.len() && grid.xs.len() == grid.ids.len());
-        let valid = ((1u32 << (hi - start).min(16)) - 1) as __mmask16;
-        // SAFETY: only ever inlined into code compiled for AVX-512F; the
-        // loads read slots `start .. start + 16`, inside the arrays as
-        // `start < hi <= n` and they hold `n + PADDING` slots.
-        unsafe {
-            let dx = _mm512_sub_ps(_mm512_loadu_ps(grid.xs.as_ptr().add(start)), _mm512_set1_ps(x));
-            let dy = _mm512_sub_ps(_mm512_loadu_ps(grid.ys.as_ptr().add(start)), _mm512_set1_ps(y));
-            let d = _mm512_add_ps(_mm512_mul_ps(dx, dx), _mm512_mul_ps(dy, dy));
-            let near = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(valid, d, _mm512_set1_ps(r2));
-            let ids = _mm512_loadu_si512(grid.ids.as_ptr().add(start).cast());
-            (d, _mm512_mask_cmpneq_epi32_mask(near, ids, _mm512_set1_epi32(id as i32)))
-        }
+    fn blocks(grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32) -> Blocks<'_> {
+        Blocks { grid, start: lo, hi, x, y, id, r2 }
     }
 
     /// The sorted list of [`super::nearest`]: lanes 0–7, 8–15 and 16–23,
@@ -358,15 +384,13 @@ mod x86 {
             }
         }
 
-        /// Blocks of 16 ([`block`]). Unlike the portable build, no cut-off
+        /// Blocks of 16 ([`Blocks`]). Unlike the portable build, no cut-off
         /// from the list itself: it would make every block wait on the last
         /// insertion (measured: 7% slower at 100k agents); the search's own
         /// cut-off, the square's inscribed disc, does that job.
         #[inline(always)]
         fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32) {
-            let mut start = lo;
-            while start < hi {
-                let (d, hits) = block(grid, start, hi, x, y, id, r2);
+            for (start, d, hits) in blocks(grid, lo, hi, x, y, id, r2) {
                 // SAFETY: compiled for AVX-512F (see the type); the two
                 // stores write 8 keys each from `held <= PENDING` on, at
                 // most up to `PENDING + 16`, the buffer's length.
@@ -390,7 +414,6 @@ mod x86 {
                 if self.held > PENDING {
                     self.settle();
                 }
-                start += 16;
             }
         }
 
@@ -732,16 +755,14 @@ mod x86 {
             self.gather = Some(Gathered { least, sums: [zero; 2], outside: 0 });
         }
 
-        /// Blocks of 16 ([`block`]), each block's hits compressed into the
+        /// Blocks of 16 ([`Blocks`]), each block's hits compressed into the
         /// buffers (to a register, then stored: the memory form of the
         /// compress is slow on AMD).
         #[inline(always)]
         fn scan_run(&mut self, grid: &SpatialGrid, lo: usize, hi: usize, x: f32, y: f32, id: u32, r2: f32) {
-            let mut start = lo;
-            while start < hi {
-                let (d, hits) = block(grid, start, hi, x, y, id, r2);
+            for (start, d, hits) in blocks(grid, lo, hi, x, y, id, r2) {
                 // SAFETY: compiled for AVX-512F (see the type); the fused
-                // load reads slots `start .. start + 16`, as `block`'s do;
+                // load reads slots `start .. start + 16`, as the block's do;
                 // the stores write 16 slots from `at <= RANKED`, inside the
                 // buffers' `RANKED + 16`.
                 unsafe {
@@ -768,7 +789,6 @@ mod x86 {
                     );
                 }
                 self.held += hits.count_ones() as usize;
-                start += 16;
             }
         }
 
