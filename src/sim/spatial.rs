@@ -16,9 +16,11 @@
 //! as that is all later stages use ([`SpatialGrid::neighbourhood`]).
 //! Agents are searched in cell order, for cache locality, and each result
 //! is then written to its agent. Where the processor has AVX-512 the
-//! search runs a build with a register-wide list and 16-candidate blocks
-//! that sums the summary from its registers ([`avx512`]); the answer is the
-//! same bits.
+//! search runs a build with 16-candidate blocks ([`avx512`]): the stage's
+//! search does not sort at all, but counts each hit's rank to pick the `K`
+//! nearest, runs one search ahead of its summary and finishes the
+//! summaries sixteen at a time ([`SpatialGrid::neighbourhoods`]); the
+//! answer is the same bits.
 
 use bevy::prelude::*;
 use rayon::prelude::*;
