@@ -859,6 +859,7 @@ impl SpatialGrid {
         self.nearest(x, y, id, radius, scratch);
         scratch.summary(previous_defined)
     }
+
     /// [`Self::neighbourhood`] of the agent in each grid slot of `slots`,
     /// handed to `out` with its slot, in slot order: what the spatial
     /// stage asks of a chunk of the grid. The AVX-512 build runs the whole

@@ -130,9 +130,10 @@ pub(super) unsafe fn ranked(
 
 /// [`SpatialGrid::neighbourhoods`], compiled for AVX-512: each slot's
 /// [`neighbourhood`], one search ahead of its summary. The summary's chain
-/// (ranks, sums, a square root and a division) waits on its own search;
-/// issued after the next search's scan, it overlaps with that instead of
-/// holding up the processor's window.
+/// (ranks, sums) waits on its own search; issued after the next search's
+/// scan, it overlaps with that instead of holding up the processor's
+/// window. The square roots and divisions that finish the summaries run
+/// sixteen at a time ([`x86::Finishing`]).
 ///
 /// # Safety
 /// As for [`neighbourhood`].
