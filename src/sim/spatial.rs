@@ -1044,7 +1044,7 @@ mod tests {
     }
 
     /// A test agent's `fused` as the AVX-512 summary's shortcut sums them
-    /// (any order, see `Ranked::summary` in `avx512.rs`): ±0, or of either sign with any
+    /// (any order, see `Ranked::unfinished` in `avx512.rs`): ±0, or of either sign with any
     /// exponent from 2^-12 to 2^11; one agent in 64 is outside that range
     /// (2^-13 or 2^12), and takes the nearest-first sum.
     fn ranged(id: u32) -> f32 {

@@ -96,24 +96,22 @@ pub(super) unsafe fn neighbourhood(
     previous_defined: bool,
     scratch: &mut Nearest,
 ) -> Neighbourhood {
-    let k = scratch.capacity();
-    let mut hits = x86::Ranked::new(k);
-    grid.search(x, y, id, radius, k, &mut hits);
-    if let Some(summary) = hits.summary(k, previous_defined) {
-        return summary;
-    }
     // SAFETY: as for this function.
-    unsafe { listed(grid, x, y, id, radius, previous_defined, scratch) }
+    unsafe {
+        ranked(grid, x, y, id, radius, scratch.capacity(), previous_defined)
+            .unwrap_or_else(|| listed(grid, x, y, id, radius, previous_defined, scratch))
+    }
 }
 
 /// [`neighbourhood`]'s ranked summary alone: `None` where it hands over
-/// to the listed search. For the tests, which check that it does not
-/// hand over without a reason (that would only show as lost speed).
+/// to the listed search. (The tests call it too, to check that it does
+/// not hand over without a reason, which would only show as lost speed.)
 ///
 /// # Safety
 /// As for [`neighbourhood`].
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,popcnt")]
+#[inline]
 pub(super) unsafe fn ranked(
     grid: &SpatialGrid,
     x: f32,
@@ -473,9 +471,9 @@ mod x86 {
     /// and `fused`, compressed into two buffers, unsorted. Its
     /// [`Self::summary`] picks the `K` nearest by counting ranks.
     ///
-    /// Every method is always inlined into [`super::neighbourhood`], whose
-    /// AVX-512 the intrinsics need; it is the only caller, so the `unsafe`
-    /// blocks below hold.
+    /// Every method is always inlined into [`super::ranked`] or
+    /// [`super::neighbourhoods`], whose AVX-512 the intrinsics need; they
+    /// are the only callers, so the `unsafe` blocks below hold.
     pub(in crate::sim::spatial) struct Ranked {
         /// The hits' squared distances, as `f32` bits (which order as
         /// integers as the distances do: none is negative).
@@ -506,7 +504,7 @@ mod x86 {
 
     /// Lanes whose `f32` bits are 0 or have `2^-12 ≤ |v| < 2^12`: where a
     /// sum of fewer than 32 such values is exact in `f64`, whatever its
-    /// order (see [`Ranked::summary`]).
+    /// order (see [`Ranked::unfinished`]).
     #[inline(always)]
     fn in_exact_range(bits: __m512i) -> __mmask16 {
         // SAFETY: only ever inlined into code compiled for AVX-512F.
