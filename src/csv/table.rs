@@ -29,7 +29,7 @@
 use rayon::prelude::*;
 
 use super::error::CsvError;
-use super::plain::{POW10, plain_row};
+use super::plain::{Lane, POW10};
 use super::split::{FieldInfo, Records, is_blank};
 
 /// Inferred type of a column.
@@ -374,7 +374,7 @@ impl<'a> Slots<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, bits: u64) {
         if let Slots::Range { out, len } = self {
             if *len < out.len() {
@@ -568,8 +568,28 @@ impl<'a> ColumnChunk<'a> {
         }
     }
 
+    /// The unfilled rest of the column's range of the whole-column buffer,
+    /// where numbers can be written straight ([`Self::filled`] then
+    /// counts them), if it has one.
+    fn free_range(&mut self) -> Option<&mut [u64]> {
+        match &mut self.builder {
+            Builder::Integer(Slots::Range { out, len }) | Builder::Float(Slots::Range { out, len }) => {
+                Some(&mut out[*len..])
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts `n` numbers written at the start of [`Self::free_range`].
+    fn filled(&mut self, n: usize) {
+        if let Builder::Integer(Slots::Range { len, .. }) | Builder::Float(Slots::Range { len, .. }) = &mut self.builder
+        {
+            *len += n;
+        }
+    }
+
     /// Adds a present number of the column's type (from the fast lane).
-    #[inline]
+    #[inline(always)]
     fn push_number(&mut self, bits: u64) {
         match &mut self.builder {
             Builder::Integer(v) | Builder::Float(v) => v.push(bits),
@@ -684,16 +704,32 @@ fn parse_chunk<'a>(
         (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next))).collect();
     let mut records = Records::with_quotes_known(data, start, end, quote_free);
     let mut rows = 0;
-    // Scratch for the fast lane's row (committed only when it is whole).
-    let mut row = vec![0u64; width];
-    let mut floats = vec![false; width];
+    // The fast lane (a row's values committed only when it is whole).
+    let mut lane = Lane::new(width);
     loop {
-        if !keep_offsets && records.is_quote_free() && numeric_kinds(&columns, &mut floats) {
+        if !keep_offsets && records.is_quote_free() && numeric_kinds(&columns, lane.start()) {
             let d = &data[..end];
             let mut pos = records.position();
+            // Where every column has its range of the whole-column buffer,
+            // the rows go straight into it, up to the shortest's room.
+            let mut placed = 0;
+            let free: Option<Vec<&mut [u64]>> = columns.iter_mut().map(ColumnChunk::free_range).collect();
+            if let Some(mut free) = free {
+                let room = free.iter().map(|f| f.len()).min().unwrap_or(0);
+                while pos < end && placed < room {
+                    let Some(next) = lane.row(d, pos) else { break };
+                    for (column, &bits) in free.iter_mut().zip(lane.bits()) {
+                        column[placed] = bits;
+                    }
+                    placed += 1;
+                    pos = next;
+                }
+                columns.iter_mut().for_each(|c| c.filled(placed));
+                rows += placed;
+            }
             while pos < end {
-                let Some(next) = plain_row(d, pos, &floats, &mut row) else { break };
-                for (column, &bits) in columns.iter_mut().zip(&row) {
+                let Some(next) = lane.row(d, pos) else { break };
+                for (column, &bits) in columns.iter_mut().zip(lane.bits()) {
                     column.push_number(bits);
                 }
                 rows += 1;
