@@ -7,6 +7,12 @@
 //! accumulated as they are scanned and the byte that stops them must be the
 //! separator the row expects.
 //!
+//! Three speeds, each falling back on the next: where the processor has
+//! AVX-512 with byte permutes, a row laid out as the one before is read
+//! whole, in one register (`avx512`); else each field laid out as its
+//! column's last is read eight bytes at a time through the column's
+//! [`Shape`]; else byte by byte, and the field's layout becomes the shape.
+//!
 //! Anything else (an empty field, spaces, an exponent, `\r` before the line
 //! end, a field too long for the exact path, a row of the wrong width) is
 //! not decided here: [`Lane::row`] returns `None` and the caller reads the
@@ -14,6 +20,9 @@
 //! values) stay the only ones. So every value this lane produces is bit for
 //! bit the value [`super::table::parse_integer`] or
 //! [`super::table::parse_float`] would give for the same field.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// Exact powers of ten as `f64` (all below 2^53 · 2^22, so exact).
 pub(super) const POW10: [f64; 23] = [
@@ -115,7 +124,7 @@ fn scan_number(d: &[u8], p: usize, float: bool, last: bool) -> Option<(Parts, us
 /// separator: where the sign, the digits, the point and the separator are.
 ///
 /// Fields of a column are usually printed alike (`0.3622`, `0.4972`, ...).
-/// [`Shape::read`] checks a field's 8 bytes against the shape at once
+/// `Shape::read` checks a field's 8 bytes against the shape at once
 /// (every digit place a digit, every other byte the one expected) and,
 /// where they match, turns the digits into the mantissa with three
 /// multiplications (SWAR: eight digits in a word). The next field then
@@ -226,10 +235,11 @@ const TWO_52: f64 = 4_503_599_627_370_496.0;
 /// The fast lane of one chunk: each column's type and [`Shape`], and a row
 /// being read.
 ///
-/// A row is read in two passes. The first finds each field and its parts
-/// ([`Shape::read`], else the byte loop); the second turns all of them
-/// into values in one loop the compiler vectorises, two or more divisions
-/// by powers of ten at once. Each field's division on its own was a third
+/// A row is read whole where it can be (`avx512`). Else it is read in two
+/// passes. The first finds each field and its parts (`Shape::read`,
+/// else the byte loop); the second turns all of them into values in one
+/// loop the compiler vectorises, two or more divisions by powers of ten at
+/// once. Each field's division on its own was a third
 /// of the lane's time once the shapes had made reading cheap: divisions
 /// follow one another through a single divider, however independent.
 pub struct Lane {
@@ -243,6 +253,9 @@ pub struct Lane {
     scales: Vec<f64>,
     /// The last row read: `i64` or `f64` bits per column.
     bits: Vec<u64>,
+    /// Whole rows at once, where the processor can ([`avx512`]).
+    #[cfg(target_arch = "x86_64")]
+    rows: Option<avx512::WholeRows>,
 }
 
 impl Lane {
@@ -255,6 +268,20 @@ impl Lane {
             signs: vec![0; width],
             scales: vec![1.0; width],
             bits: vec![0; width],
+            #[cfg(target_arch = "x86_64")]
+            rows: avx512::WholeRows::where_available(),
+        }
+    }
+
+    /// [`Self::new`] that reads each field through its column's shape
+    /// even where whole rows could be read at once: for the tests, which
+    /// compare the two.
+    #[cfg(test)]
+    fn by_fields(width: usize) -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            rows: None,
+            ..Self::new(width)
         }
     }
 
@@ -262,6 +289,10 @@ impl Lane {
     /// read with them; the shapes are learned anew.
     pub fn start(&mut self) -> &mut [bool] {
         self.shapes.fill(Shape::default());
+        #[cfg(target_arch = "x86_64")]
+        if let Some(rows) = &mut self.rows {
+            *rows = Default::default();
+        }
         &mut self.floats
     }
 
@@ -270,8 +301,15 @@ impl Lane {
     /// bits partly written) when the row is not for this lane.
     #[inline]
     pub fn row(&mut self, d: &[u8], pos: usize) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(rows) = &self.rows
+            && let Some(next) = rows.read(d, pos, &mut self.bits)
+        {
+            return Some(next);
+        }
         let last = self.floats.len().checked_sub(1)?;
         let mut p = pos;
+        let mut shaped = true;
         let fields = self.floats.iter().zip(&mut self.shapes).zip(&mut self.mantissas).zip(&mut self.signs);
         for (i, ((((&float, shape), mantissa), sign), scale)) in fields.zip(&mut self.scales).enumerate() {
             let (parts, next) = match shape.read(d, p) {
@@ -280,6 +318,7 @@ impl Lane {
                 _ => {
                     let (parts, next, layout) = scan_number(d, p, float, i == last)?;
                     *shape = Shape::of(parts, layout);
+                    shaped = false;
                     (parts, next)
                 }
             };
@@ -289,6 +328,16 @@ impl Lane {
             p = next;
         }
         self.convert();
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = shaped;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(rows) = &mut self.rows {
+            if shaped {
+                rows.learn(&self.shapes, &self.floats);
+            } else {
+                rows.columns_changed();
+            }
+        }
         Some(p)
     }
 
@@ -425,6 +474,84 @@ mod tests {
         }
         // And the lane does take the ordinary fields, shaped or not.
         assert!(taken > 10_000 && hits > 200, "{taken} {hits}");
+    }
+
+    /// Whole rows read at once (where the processor can) give what the
+    /// columns' shapes give, row for row: the same values, the same ends,
+    /// the same rows declined. Rows of a few layouts, each column printed
+    /// alike, with a field of another layout (longer, shorter, signed,
+    /// `-0`, a letter, empty, 9 digits) now and then; tables of up to 20
+    /// columns, so that some rows are too wide or too long for a register.
+    #[test]
+    fn whole_rows_read_what_the_fields_read() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let mut whole = 0;
+        for table in 0..60 {
+            let width = 1 + next(if table % 3 == 0 { 20 } else { 8 }) as usize;
+            // (integer digits, fraction digits or no point, sign); an
+            // integer has a digit at least.
+            let formats: Vec<(u64, Option<u64>, bool)> = (0..width)
+                .map(|_| {
+                    let fraction = (next(3) > 0).then(|| next(6));
+                    (next(4).max(fraction.is_none() as u64), fraction, next(4) == 0)
+                })
+                .collect();
+            let floats: Vec<bool> = formats.iter().map(|f| f.1.is_some() || next(2) == 0).collect();
+            let field = |next: &mut dyn FnMut(u64) -> u64, (int, fraction, negative): (u64, Option<u64>, bool)| {
+                let digits = |next: &mut dyn FnMut(u64) -> u64, n: u64| -> String {
+                    (0..n).map(|_| char::from(b'0' + next(10) as u8)).collect()
+                };
+                let mut f = String::from(if negative { "-" } else { "" });
+                f += &digits(next, int);
+                if let Some(n) = fraction {
+                    f += ".";
+                    f += &digits(next, n);
+                }
+                match next(40) {
+                    0 => "-0".to_string(),
+                    1 => "x".to_string(),
+                    2 => String::new(),
+                    3 => digits(next, 9),
+                    4 => format!("-{f}"),
+                    5 => f.chars().skip(1).collect(),
+                    _ => f,
+                }
+            };
+            let mut text = String::new();
+            for _ in 0..300 {
+                let row: Vec<String> = formats.iter().map(|&f| field(&mut next, f)).collect();
+                text += &row.join(",");
+                text += "\n";
+            }
+            let d = text.as_bytes();
+            let (mut rows, mut fields) = (Lane::new(width), Lane::by_fields(width));
+            rows.start().copy_from_slice(&floats);
+            fields.start().copy_from_slice(&floats);
+            let mut pos = 0;
+            while pos < d.len() {
+                #[cfg(target_arch = "x86_64")]
+                let read_whole = rows.rows.as_ref().is_some_and(|r| r.read(d, pos, &mut [0; 20]).is_some());
+                #[cfg(not(target_arch = "x86_64"))]
+                let read_whole = false;
+                let (got, want) = (rows.row(d, pos), fields.row(d, pos));
+                let line = &text[pos..][..text[pos..].find('\n').unwrap()];
+                assert_eq!(got, want, "{line:?}");
+                if got.is_some() {
+                    assert_eq!(rows.bits(), fields.bits(), "{line:?}");
+                }
+                whole += read_whole as usize;
+                // A declined row is the general reader's: skip it.
+                pos += line.len() + 1;
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx512::WholeRows::where_available().is_some() {
+            assert!(whole > 2_000, "{whole}");
+        }
     }
 
     #[test]
