@@ -236,12 +236,12 @@ const TWO_52: f64 = 4_503_599_627_370_496.0;
 /// being read.
 ///
 /// A row is read whole where it can be (`avx512`). Else it is read in two
-/// passes. The first finds each field and its parts (`Shape::read`,
-/// else the byte loop); the second turns all of them into values in one
-/// loop the compiler vectorises, two or more divisions by powers of ten at
-/// once. Each field's division on its own was a third
-/// of the lane's time once the shapes had made reading cheap: divisions
-/// follow one another through a single divider, however independent.
+/// passes. The first finds each field and its parts (`Shape::read`, else
+/// the byte loop); the second turns all of them into values in one loop
+/// the compiler vectorises, two or more divisions by powers of ten at once.
+/// Each field's division on its own was a third of the lane's time once
+/// the shapes had made reading cheap: divisions follow one another through
+/// a single divider, however independent.
 pub struct Lane {
     /// `true`: the column is float, else integer.
     floats: Vec<bool>,
