@@ -6,11 +6,12 @@
 //! (`12,345,0.3622,0.4972,…`): once every column has read a row through
 //! its [`Shape`], the columns' shapes together say where every byte of the
 //! next row should be. [`RowShape::read`] then takes the row in one
-//! 64-byte register:
-//! - one compare finds the digits and one the other bytes (signs, points,
-//!   commas, the line end), checked against the row's shape at once;
-//! - one byte permute moves each field's digits into a 64-bit lane of
-//!   their own, right-aligned, eight fields a register;
+//! 64-byte register, or two for a row of up to 128 bytes:
+//! - one compare a register finds the digits and one the other bytes
+//!   (signs, points, commas, the line end), checked against the row's
+//!   shape at once;
+//! - one byte permute (of both registers) moves each field's digits into
+//!   a 64-bit lane of their own, right-aligned, eight fields a register;
 //! - two multiply-adds and one multiply make the lanes' mantissas, one
 //!   conversion and one division their values.
 //!
@@ -24,8 +25,9 @@ use super::{POW10, Shape};
 
 /// The most fields a row shape holds: two registers of eight.
 const FIELDS: usize = 16;
-/// The most bytes a row shape covers, its line end included.
-const BYTES: usize = 64;
+/// The most bytes a row shape covers, its line end included: two
+/// registers.
+const BYTES: usize = 128;
 
 /// Whole rows read at once, where the processor can: the row shape last
 /// learned, and whether the columns' shapes have changed since it was.
@@ -77,16 +79,18 @@ impl WholeRows {
 pub(super) struct RowShape {
     /// The row's bytes, its line end included; 0: none learned.
     len: usize,
-    /// Bit `i`: byte `i` must be a digit.
-    digits: u64,
-    /// Bit `i`: byte `i` must be `expected[i]` (sign, point, separator).
-    fixed: u64,
+    /// Bit `i` of register `r`: byte `64 r + i` must be a digit.
+    digits: [u64; 2],
+    /// Bit `i` of register `r`: byte `64 r + i` must be its `expected`
+    /// (sign, point, separator).
+    fixed: [u64; 2],
     expected: [u8; BYTES],
     /// Fields, eight per register.
     fields: usize,
-    /// Per register, for byte `b` of lane `j`: the row byte it takes, or
-    /// none (bit `8 j + b` of `keep` clear: a zero before the digits).
-    index: [[u8; BYTES]; 2],
+    /// Per register of fields, for byte `b` of lane `j`: the row byte it
+    /// takes, or none (bit `8 j + b` of `keep` clear: a zero before the
+    /// digits).
+    index: [[u8; 64]; 2],
     keep: [u64; 2],
     scales: [[f64; 8]; 2],
     /// Lanes whose field is negative, and lanes whose column is float.
@@ -98,11 +102,11 @@ impl Default for RowShape {
     fn default() -> Self {
         Self {
             len: 0,
-            digits: 0,
-            fixed: 0,
+            digits: [0; 2],
+            fixed: [0; 2],
             expected: [0; BYTES],
             fields: 0,
-            index: [[0; BYTES]; 2],
+            index: [[0; 64]; 2],
             keep: [0; 2],
             scales: [[1.0; 8]; 2],
             negative: [0; 2],
@@ -114,7 +118,7 @@ impl Default for RowShape {
 impl RowShape {
     /// The shape of a row whose every field had its column's `shapes`
     /// (with their types, `floats`): none where a column has no shape, or
-    /// the row is longer than 64 bytes or wider than 16 fields.
+    /// the row is longer than 128 bytes or wider than 16 fields.
     pub(super) fn of(shapes: &[Shape], floats: &[bool]) -> Self {
         let mut row = Self::default();
         if shapes.len() > FIELDS || shapes.iter().any(|s| s.len == 0) {
@@ -131,13 +135,13 @@ impl RowShape {
             let places = (0..len).filter(|&i| byte(shape.int | shape.fraction_places, i) != 0);
             let count = places.clone().count();
             for (t, i) in places.enumerate() {
-                row.digits |= 1 << (at + i);
+                row.digits[(at + i) / 64] |= 1 << ((at + i) % 64);
                 let b = 8 * lane + 8 - count + t;
                 row.index[r][b] = (at + i) as u8;
                 row.keep[r] |= 1 << b;
             }
             for i in (0..len).filter(|&i| byte(shape.fixed, i) != 0) {
-                row.fixed |= 1 << (at + i);
+                row.fixed[(at + i) / 64] |= 1 << ((at + i) % 64);
                 row.expected[at + i] = byte(shape.pattern, i);
             }
             row.scales[r][lane] = POW10[shape.fraction];
@@ -148,6 +152,18 @@ impl RowShape {
         row.len = at;
         row.fields = shapes.len();
         row
+    }
+
+    /// Whether register `r` of a row (its bytes `v`, less `'0'`: `t`) has
+    /// digits and the expected bytes where the shape says.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn matches(&self, v: std::arch::x86_64::__m512i, t: std::arch::x86_64::__m512i, r: usize) -> bool {
+        use std::arch::x86_64::*;
+        // SAFETY: a 64-byte load of `expected`'s bytes `64 r ..`, inside it.
+        let expected = unsafe { _mm512_loadu_si512(self.expected.as_ptr().add(64 * r).cast()) };
+        let digits = _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(9));
+        let same = _mm512_cmpeq_epi8_mask(v, expected);
+        digits & self.digits[r] == self.digits[r] && same & self.fixed[r] == self.fixed[r]
     }
 
     /// The row at `d[pos..]` if it has this shape: its values' bits into
@@ -161,7 +177,7 @@ impl RowShape {
         if self.len == 0 || d.len() - pos < self.len || out.len() < self.fields {
             return None;
         }
-        // SAFETY: the load reads `len <= 64` bytes from `pos`, inside `d`
+        // SAFETY: the loads read `len <= 128` bytes from `pos`, inside `d`
         // (checked above; the others are masked off and not read); the
         // stores write `fields <= out.len()` lanes of `out`.
         unsafe {
@@ -171,18 +187,28 @@ impl RowShape {
             // the 500k-row trace without, 27-28 with; 512 to 4,096 bytes
             // ahead alike). A prefetch never faults, wherever it points.
             _mm_prefetch::<_MM_HINT_T0>(d.as_ptr().wrapping_add(pos + 1024).cast());
-            let load = if self.len == BYTES { u64::MAX } else { (1u64 << self.len) - 1 };
-            let v = _mm512_maskz_loadu_epi8(load, d.as_ptr().add(pos).cast());
+            let (first, second) = (self.len.min(64), self.len.saturating_sub(64));
+            let load = |n: usize| if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            let v = _mm512_maskz_loadu_epi8(load(first), d.as_ptr().add(pos).cast());
             let t = _mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8));
-            let digits = _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(9));
-            let same = _mm512_cmpeq_epi8_mask(v, _mm512_loadu_si512(self.expected.as_ptr().cast()));
-            if digits & self.digits != self.digits || same & self.fixed != self.fixed {
+            if !self.matches(v, t, 0) {
                 return None;
             }
+            // The second register only for a row longer than 64 bytes.
+            let t_high = if second > 0 {
+                let v = _mm512_maskz_loadu_epi8(load(second), d.as_ptr().add(pos + 64).cast());
+                let t = _mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8));
+                if !self.matches(v, t, 1) {
+                    return None;
+                }
+                t
+            } else {
+                t
+            };
             let zero = _mm512_setzero_si512();
             for r in 0..self.fields.div_ceil(8) {
                 let index = _mm512_loadu_si512(self.index[r].as_ptr().cast());
-                let lanes = _mm512_maskz_permutexvar_epi8(self.keep[r], index, t);
+                let lanes = _mm512_maskz_permutex2var_epi8(self.keep[r], t, index, t_high);
                 // Pairs of digits (the first × 10), then fours (the first
                 // pair × 100), then eight (the first four × 10,000).
                 let pairs = _mm512_maddubs_epi16(lanes, _mm512_set1_epi16(0x010A));
