@@ -26,6 +26,8 @@
 //! in one pass); a row it declines is read by the general path below, one
 //! row, and the lane takes over again after it.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::error::CsvError;
@@ -226,11 +228,9 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     // Chunks of a body with quotes may still be free of them: they look.
     let quote_free = quote_free.filter(|&free| free);
     let layout = if quote_free.is_some() { Layout::of(data, &cuts, names.len()) } else { None };
-    // Zeroed allocations: the pages are faulted in by the chunks that
-    // write them, on their own threads.
-    let mut buffers: Vec<Vec<u64>> =
-        layout.as_ref().map(|l| (0..names.len()).map(|_| vec![0u64; l.capacity]).collect()).unwrap_or_default();
-    let regions: Vec<Option<Vec<&mut [u64]>>> = match &layout {
+    let mut buffers: Vec<Vec<Slot>> =
+        layout.as_ref().map(|l| (0..names.len()).map(|_| Layout::buffer(l.capacity)).collect()).unwrap_or_default();
+    let regions: Vec<Option<Vec<&mut [Slot]>>> = match &layout {
         Some(l) => l.regions(&mut buffers).into_iter().map(Some).collect(),
         None => (1..cuts.len()).map(|_| None).collect(),
     };
@@ -246,6 +246,28 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     let placed = layout.map(|l| (buffers, l));
     let columns = join_chunks(data, &names, &cuts, chunks, placed, options.keep_offsets)?;
     Ok(Table { columns, rows })
+}
+
+/// A place in a whole-column buffer ([`Layout`]). Each is written by the
+/// one chunk whose range holds it before anything reads it, so the buffers
+/// need not be zeroed first: zeroing 8 bytes a row on the calling thread
+/// (what `calloc` does for memory the allocator had handed out before, as
+/// in a process that parses more than one file) took longer than
+/// parsing them. Fresh pages still come zeroed from the kernel, in the
+/// page faults of the chunks that first write them, on their own threads.
+type Slot = MaybeUninit<u64>;
+
+/// The values a chunk wrote at the start of its range: the first `len`
+/// places of [`Slots::Range`], or a placed chunk's part of the buffer.
+fn written(slots: &[Slot]) -> &[u64] {
+    // SAFETY: callers pass only places already written (see `Slot`);
+    // `MaybeUninit<u64>` has the layout of `u64`.
+    unsafe { &*(slots as *const [Slot] as *const [u64]) }
+}
+
+fn written_mut(slots: &mut [Slot]) -> &mut [u64] {
+    // SAFETY: as for `written`.
+    unsafe { &mut *(slots as *mut [Slot] as *mut [u64]) }
 }
 
 /// Where each chunk's rows go in whole-column buffers, when that is known
@@ -276,9 +298,23 @@ impl Layout {
         Some(Self { capacity: counts.iter().sum(), counts, bases })
     }
 
+    /// A column's buffer of `capacity` places, not yet written ([`Slot`]).
+    fn buffer(capacity: usize) -> Vec<Slot> {
+        let mut buffer = Vec::with_capacity(capacity);
+        // SAFETY: `MaybeUninit` places need no initialisation.
+        unsafe { buffer.set_len(capacity) };
+        if cfg!(debug_assertions) {
+            // Tests see a place read before it was written as this
+            // pattern (a NaN with a payload no parse produces), not as
+            // whatever the memory held.
+            buffer.fill(Slot::new(0x7FF4_DEAD_BEEF_0BAD));
+        }
+        buffer
+    }
+
     /// Each chunk's range of every column buffer: `regions[chunk][column]`.
-    fn regions<'a>(&self, buffers: &'a mut [Vec<u64>]) -> Vec<Vec<&'a mut [u64]>> {
-        let mut regions: Vec<Vec<&'a mut [u64]>> = self.counts.iter().map(|_| Vec::new()).collect();
+    fn regions<'a>(&self, buffers: &'a mut [Vec<Slot>]) -> Vec<Vec<&'a mut [Slot]>> {
+        let mut regions: Vec<Vec<&'a mut [Slot]>> = self.counts.iter().map(|_| Vec::new()).collect();
         for buffer in buffers {
             let mut rest = buffer.as_mut_slice();
             for (chunk, &n) in regions.iter_mut().zip(&self.counts) {
@@ -351,8 +387,9 @@ enum Builder<'a> {
 enum Slots<'a> {
     /// A vector of its own, joined to the others afterwards.
     Own(Vec<u64>),
-    /// Its range of the whole column's buffer ([`Layout`]), `len` filled.
-    Range { out: &'a mut [u64], len: usize },
+    /// Its range of the whole column's buffer ([`Layout`]), the first
+    /// `len` places written.
+    Range { out: &'a mut [Slot], len: usize },
     /// After parsing: `len` values already in place in the buffer.
     Placed(usize),
 }
@@ -360,10 +397,10 @@ enum Slots<'a> {
 impl<'a> Slots<'a> {
     /// Storage whose first `before` values are `fill`: the chunk's range
     /// of the column if it has one, else a vector.
-    fn start(region: Option<&'a mut [u64]>, capacity: usize, before: usize, fill: u64) -> Self {
+    fn start(region: Option<&'a mut [Slot]>, capacity: usize, before: usize, fill: u64) -> Self {
         match region {
             Some(out) if out.len() > before => {
-                out[..before].fill(fill);
+                out[..before].fill(Slot::new(fill));
                 Slots::Range { out, len: before }
             }
             _ => {
@@ -378,13 +415,13 @@ impl<'a> Slots<'a> {
     fn push(&mut self, bits: u64) {
         if let Slots::Range { out, len } = self {
             if *len < out.len() {
-                out[*len] = bits;
+                out[*len] = Slot::new(bits);
                 *len += 1;
                 return;
             }
             // More rows than counted (cannot happen for well-formed
             // quote-free input, but never lose data): carry on in a vector.
-            let own = out[..*len].to_vec();
+            let own = written(&out[..*len]).to_vec();
             *self = Slots::Own(own);
         }
         if let Slots::Own(v) = self {
@@ -406,7 +443,7 @@ impl<'a> Slots<'a> {
     fn values_mut(&mut self) -> &mut [u64] {
         match self {
             Slots::Own(v) => v,
-            Slots::Range { out, len } => &mut out[..*len],
+            Slots::Range { out, len } => written_mut(&mut out[..*len]),
             Slots::Placed(_) => unreachable!("placed values are final"),
         }
     }
@@ -427,7 +464,7 @@ struct ColumnChunk<'a> {
     /// Capacity to give the values once their type is known.
     expected_rows: usize,
     /// This chunk's range of the column's buffer, until numbers need it.
-    region: Option<&'a mut [u64]>,
+    region: Option<&'a mut [Slot]>,
 }
 
 struct Chunk<'a> {
@@ -551,7 +588,7 @@ fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str,
 const NAN_BITS: u64 = 0x7FF8_0000_0000_0000; // f64::NAN.to_bits()
 
 impl<'a> ColumnChunk<'a> {
-    fn new(expected_rows: usize, region: Option<&'a mut [u64]>) -> Self {
+    fn new(expected_rows: usize, region: Option<&'a mut [Slot]>) -> Self {
         Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new(), expected_rows, region }
     }
 
@@ -571,7 +608,7 @@ impl<'a> ColumnChunk<'a> {
     /// The unfilled rest of the column's range of the whole-column buffer,
     /// where numbers can be written straight ([`Self::filled`] then
     /// counts them), if it has one.
-    fn free_range(&mut self) -> Option<&mut [u64]> {
+    fn free_range(&mut self) -> Option<&mut [Slot]> {
         match &mut self.builder {
             Builder::Integer(Slots::Range { out, len }) | Builder::Float(Slots::Range { out, len }) => {
                 Some(&mut out[*len..])
@@ -691,7 +728,7 @@ fn parse_chunk<'a>(
     names: &[String],
     keep_offsets: bool,
     quote_free: Option<bool>,
-    regions: Option<Vec<&'a mut [u64]>>,
+    regions: Option<Vec<&'a mut [Slot]>>,
 ) -> Result<Chunk<'a>, CsvError> {
     let width = names.len();
     // Rows expected, from the line ends in the chunk's first 64 KiB, so
@@ -713,13 +750,13 @@ fn parse_chunk<'a>(
             // Where every column has its range of the whole-column buffer,
             // the rows go straight into it, up to the shortest's room.
             let mut placed = 0;
-            let free: Option<Vec<&mut [u64]>> = columns.iter_mut().map(ColumnChunk::free_range).collect();
+            let free: Option<Vec<&mut [Slot]>> = columns.iter_mut().map(ColumnChunk::free_range).collect();
             if let Some(mut free) = free {
                 let room = free.iter().map(|f| f.len()).min().unwrap_or(0);
                 while pos < end && placed < room {
                     let Some(next) = lane.row(d, pos) else { break };
                     for (column, &bits) in free.iter_mut().zip(lane.bits()) {
-                        column[placed] = bits;
+                        column[placed] = Slot::new(bits);
                     }
                     placed += 1;
                     pos = next;
@@ -811,7 +848,7 @@ fn join_chunks(
     names: &[String],
     cuts: &[usize],
     mut chunks: Vec<Chunk<'static>>,
-    placed: Option<(Vec<Vec<u64>>, Layout)>,
+    placed: Option<(Vec<Vec<Slot>>, Layout)>,
     keep_offsets: bool,
 ) -> Result<Vec<Column>, CsvError> {
     let width = names.len();
@@ -884,12 +921,12 @@ fn join_chunks(
 /// chunk wrote in place and held as many rows as counted, that is the
 /// column buffer itself, cut to length; otherwise the parts are copied
 /// into one vector (the first chunk's own vector moved in, not copied).
-/// Rows of missing-only chunks are left 0 for the caller to fill.
+/// Rows of missing-only chunks are 0, for the caller to fill.
 fn join_numbers(
     chunks: &mut [Chunk<'static>],
     c: usize,
     total_rows: usize,
-    buffer: Option<Vec<u64>>,
+    buffer: Option<Vec<Slot>>,
     layout: Option<&Layout>,
 ) -> Vec<u64> {
     let last = chunks.len() - 1;
@@ -903,12 +940,23 @@ fn join_numbers(
                 }
         })
     });
-    match buffer {
-        Some(mut buffer) if in_place => {
+    match (buffer, layout) {
+        (Some(mut buffer), Some(layout)) if in_place => {
+            // The one range no chunk wrote: a chunk with nothing but
+            // missing values there.
+            for (chunk, &base) in chunks.iter().zip(&layout.bases) {
+                if matches!(chunk.columns[c].builder, Builder::Unknown) {
+                    buffer[base..base + chunk.rows].fill(Slot::new(0));
+                }
+            }
             buffer.truncate(total_rows);
-            buffer
+            let mut buffer = std::mem::ManuallyDrop::new(buffer);
+            // SAFETY: every place below `total_rows` is written now (the
+            // chunks' ranges end to end); same layout as `u64`, and the
+            // allocation moves over whole.
+            unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast::<u64>(), buffer.len(), buffer.capacity()) }
         }
-        buffer => {
+        (buffer, _) => {
             let mut all: Vec<u64> = Vec::new();
             for (k, chunk) in chunks.iter_mut().enumerate() {
                 let start = all.len();
@@ -920,7 +968,8 @@ fn join_numbers(
                     Builder::Integer(Slots::Own(v)) | Builder::Float(Slots::Own(v)) => all.extend_from_slice(v),
                     Builder::Integer(Slots::Placed(n)) | Builder::Float(Slots::Placed(n)) => {
                         let base = layout.expect("placed values have a layout").bases[k];
-                        all.extend_from_slice(&buffer.as_ref().expect("placed values have a buffer")[base..base + *n]);
+                        let buffer = buffer.as_ref().expect("placed values have a buffer");
+                        all.extend_from_slice(written(&buffer[base..base + *n]));
                     }
                     _ => {}
                 }
