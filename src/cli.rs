@@ -273,6 +273,12 @@ pub struct ParseArgs {
     /// Parsing threads; 0 uses one per core.
     #[arg(long, default_value_t = 0, value_parser = count::<usize>(0))]
     pub threads: usize,
+    /// Parse the file N times in this process (each from opening the file
+    /// to typed columns, the last table dropped first) and report the
+    /// fastest, as the Python peers in `benches/compare.sh` are timed; the
+    /// first run's time is reported too.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = count::<usize>(1))]
+    pub repeat: usize,
 }
 
 /// Where the agents, events and readings come from: shared by `bench` and
@@ -480,9 +486,15 @@ fn bench_command(args: &BenchArgs) -> Result<(), Failure> {
 
 fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| e.to_string())?;
-    let loaded =
-        pool.install(|| csv::read_file(&args.file, csv::ParseOptions::default())).map_err(|e| e.to_string())?;
-    let stats = pool.install(|| csv::DatasetStats::of(&loaded));
+    let read = || pool.install(|| csv::read_file(&args.file, csv::ParseOptions::default())).map_err(|e| e.to_string());
+    let mut loaded = read()?;
+    let mut times = vec![loaded.parse_seconds];
+    for _ in 1..args.repeat {
+        drop(loaded);
+        loaded = read()?;
+        times.push(loaded.parse_seconds);
+    }
+    let stats = pool.install(|| csv::DatasetStats::of(&loaded)).with_times(&times);
     print!("{}", stats.summary());
     if let Some(out) = &args.json {
         let text = format!("{:#}\n", stats.to_json());

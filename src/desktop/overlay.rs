@@ -621,6 +621,7 @@ mod tests {
             rows: 500_000,
             bytes: 32_000_000,
             parse_seconds: 0.064,
+            parse_runs: vec![0.064],
             columns: vec![
                 ColumnStats {
                     name: "frame".into(),
