@@ -224,10 +224,13 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
         Ok(())
     })?;
     let body = header.position();
-    let (cuts, quote_free) = chunk_starts(data, body, options.chunk_size);
+    let Chunking { cuts, quote_free, line_ends } = chunk_starts(data, body, options.chunk_size);
     // Chunks of a body with quotes may still be free of them: they look.
     let quote_free = quote_free.filter(|&free| free);
-    let layout = if quote_free.is_some() { Layout::of(data, &cuts, names.len()) } else { None };
+    let layout = match line_ends {
+        Some(line_ends) if quote_free.is_some() => Layout::of(line_ends, names.len()),
+        _ => None,
+    };
     let mut buffers: Vec<Vec<Slot>> =
         layout.as_ref().map(|l| (0..names.len()).map(|_| Layout::buffer(l.capacity)).collect()).unwrap_or_default();
     let regions: Vec<Option<Vec<&mut [Slot]>>> = match &layout {
@@ -286,13 +289,12 @@ struct Layout {
 }
 
 impl Layout {
-    /// The layout of a body known to hold no `"`.
-    fn of(data: &[u8], cuts: &[usize], width: usize) -> Option<Self> {
-        if cuts.len() < 3 || width == 0 {
+    /// The layout of a body known to hold no `"`, cut into chunks with
+    /// these many line ends ([`Chunking::line_ends`]).
+    fn of(mut counts: Vec<usize>, width: usize) -> Option<Self> {
+        if counts.len() < 2 || width == 0 {
             return None;
         }
-        let mut counts: Vec<usize> =
-            cuts.par_windows(2).map(|w| memchr::memchr_iter(b'\n', &data[w[0]..w[1]]).count()).collect();
         *counts.last_mut().expect("two chunks or more") += 1;
         let bases = counts.iter().scan(0, |base, &n| Some(std::mem::replace(base, *base + n))).collect();
         Some(Self { capacity: counts.iter().sum(), counts, bases })
@@ -327,47 +329,80 @@ impl Layout {
     }
 }
 
+/// How [`chunk_starts`] cuts a body into chunks.
+pub struct Chunking {
+    /// Record starts: first the body's, last `data.len()`.
+    pub cuts: Vec<usize>,
+    /// Whether the body holds no `"` at all, where the quotes were counted
+    /// (bodies of two chunks or more): the chunks then need not look for
+    /// quotes again.
+    pub quote_free: Option<bool>,
+    /// The `\n` in each chunk, counted in the same pass as the quotes
+    /// (where they were counted).
+    pub line_ends: Option<Vec<usize>>,
+}
+
 /// Record starts that cut `data[body..]` into chunks of about
-/// `chunk_size` bytes (first `body`, last `data.len()`), and whether the
-/// body holds no `"` at all, where the quotes were counted (bodies of two
-/// chunks or more): the chunks then need not look for quotes again.
-pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> (Vec<usize>, Option<bool>) {
+/// `chunk_size` bytes, found from the parity of the quotes before each
+/// nominal cut: the quotes and line ends of each nominal piece are counted
+/// in one parallel pass over the body.
+pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Chunking {
     let len = data.len();
     let size = chunk_size.max(1);
     if len - body < 2 * size {
-        return (vec![body, len], None);
+        return Chunking { cuts: vec![body, len], quote_free: None, line_ends: None };
     }
     let nominal: Vec<usize> = (body..len).step_by(size).chain([len]).collect();
-    // Quotes in each nominal piece, counted in parallel, then prefix sums:
-    // the parity of quotes before each nominal cut.
-    let counts: Vec<usize> =
-        nominal.par_windows(2).map(|w| memchr::memchr_iter(b'"', &data[w[0]..w[1]]).count()).collect();
+    let counts: Vec<(usize, usize)> = nominal.par_windows(2).map(|w| quotes_and_line_ends(&data[w[0]..w[1]])).collect();
+    // Cuts, and the line ends before each one: those of the pieces before
+    // its nominal cut, and those it walked over from there.
     let mut cuts = vec![body];
-    let mut quotes_before = 0usize;
+    let mut line_ends_before = vec![0];
+    let (mut quotes, mut line_ends) = (0usize, 0usize);
     for (i, &cut) in nominal.iter().enumerate().skip(1) {
-        quotes_before += counts[i - 1];
+        quotes += counts[i - 1].0;
+        line_ends += counts[i - 1].1;
         if cut >= len {
             break;
         }
         // Walk from the cut to the first line end outside quotes.
-        let mut inside = quotes_before % 2 == 1;
+        let mut inside = quotes % 2 == 1;
+        let mut walked = 0;
         let mut at = None;
         for p in memchr::memchr2_iter(b'"', b'\n', &data[cut..]) {
             if data[cut + p] == b'"' {
                 inside = !inside;
-            } else if !inside {
+                continue;
+            }
+            walked += 1;
+            if !inside {
                 at = Some(cut + p + 1);
                 break;
             }
         }
         match at {
-            Some(a) if a < len && a > *cuts.last().unwrap() => cuts.push(a),
+            Some(a) if a < len && a > *cuts.last().unwrap() => {
+                cuts.push(a);
+                line_ends_before.push(line_ends + walked);
+            }
             _ => {}
         }
     }
     cuts.push(len);
-    cuts.dedup();
-    (cuts, Some(counts.iter().all(|&n| n == 0)))
+    line_ends_before.push(line_ends);
+    Chunking {
+        cuts,
+        quote_free: Some(counts.iter().all(|&(q, _)| q == 0)),
+        line_ends: Some(line_ends_before.windows(2).map(|w| w[1] - w[0]).collect()),
+    }
+}
+
+/// The `"` and the `\n` in `bytes`, counted a cache-sized slice at a time,
+/// so that the second count reads what the first brought in.
+fn quotes_and_line_ends(bytes: &[u8]) -> (usize, usize) {
+    bytes.chunks(32 << 10).fold((0, 0), |(quotes, line_ends), slice| {
+        (quotes + memchr::memchr_iter(b'"', slice).count(), line_ends + memchr::memchr_iter(b'\n', slice).count())
+    })
 }
 
 /// Values of one column while a chunk is read. Numbers are kept as their
@@ -1130,6 +1165,37 @@ mod tests {
         assert_eq!((whole.rows, &whole.columns[0].missing), (7, &vec![1, 3, 5, 6]));
         for chunk_size in 1..one.len() {
             assert_eq!(table(one, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
+        }
+    }
+
+    /// The one pass over the body places every cut at a record start and
+    /// counts each chunk's own line ends (quoted ones included), whatever
+    /// the chunk size: checked against counting between the cuts.
+    #[test]
+    fn chunk_cuts_fall_on_record_starts_with_their_line_ends_counted() {
+        let mut quoted = String::from("a,b\n");
+        let mut plain = quoted.clone();
+        for i in 0..300 {
+            quoted += ["\"x\ny\",1\n", "2,\"\"\"q\"\n", "3,4\r\n", "\"\n\n\",\"\"\r\n"][i % 4];
+            plain += ["5,6\n", "78,9\r\n", ",\n"][i % 3];
+        }
+        for (text, free) in [(quoted, false), (plain, true)] {
+            let counted = |from: usize, to: usize| text.as_bytes()[from..to].iter().filter(|&&b| b == b'\n').count();
+            let mut cut_somewhere = false;
+            for chunk_size in 1..text.len() / 2 {
+                let Chunking { cuts, quote_free, line_ends } = chunk_starts(text.as_bytes(), 4, chunk_size);
+                let (Some(quote_free), Some(line_ends)) = (quote_free, line_ends) else { continue };
+                assert_eq!(quote_free, free);
+                assert_eq!((cuts[0], *cuts.last().unwrap()), (4, text.len()));
+                let per_chunk: Vec<usize> = cuts.windows(2).map(|w| counted(w[0], w[1])).collect();
+                assert_eq!(line_ends, per_chunk, "chunk size {chunk_size}");
+                for &cut in &cuts[1..cuts.len() - 1] {
+                    let quotes = text.as_bytes()[..cut].iter().filter(|&&b| b == b'"').count();
+                    assert_eq!((text.as_bytes()[cut - 1], quotes % 2), (b'\n', 0), "cut {cut}, size {chunk_size}");
+                    cut_somewhere = true;
+                }
+            }
+            assert!(cut_somewhere);
         }
     }
 
