@@ -326,7 +326,7 @@ pub fn summary(r: &BenchReport, options: &BenchOptions) -> String {
             "  loaded     {}: {} rows in {:.4} s ({:.0} MB/s)",
             data.path.display(),
             data.rows,
-            data.parse_seconds,
+            data.parse_seconds(),
             data.megabytes_per_second()
         ));
     }

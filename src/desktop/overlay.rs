@@ -165,7 +165,7 @@ pub fn dataset_summary(stats: &DatasetStats) -> String {
         group_digits(stats.rows as u64),
         stats.columns.len(),
         format_bytes(stats.bytes),
-        stats.parse_seconds * 1e3,
+        stats.parse_seconds() * 1e3,
         stats.megabytes_per_second(),
         group_digits(stats.rows_per_second().round() as u64),
     )
@@ -620,7 +620,6 @@ mod tests {
             path: "/data/trace.csv".into(),
             rows: 500_000,
             bytes: 32_000_000,
-            parse_seconds: 0.064,
             parse_runs: vec![0.064],
             columns: vec![
                 ColumnStats {
