@@ -1285,8 +1285,8 @@ mod tests {
 
     /// The header is read by the general reader whatever the body holds:
     /// quoted names with a separator, an escaped quote and a line end in
-    /// them, over a body with no quote at all, cut into several chunks
-    /// (which then take the quote-free loop).
+    /// them, over a body with no quote at all, in one chunk and in
+    /// several (which take the quote-free loop either way).
     #[test]
     fn quoted_header_names_over_a_quote_free_body() {
         let mut text = String::from("plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
