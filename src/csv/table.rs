@@ -53,41 +53,61 @@ impl ColumnType {
 }
 
 /// Text values stored end to end in one string, with offsets (no
-/// allocation per value).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// allocation per value). The layout is Arrow's: value `i` is
+/// `text[offsets[i]..offsets[i + 1]]`, `offsets[0] == 0`, so the Python
+/// package hands both buffers to Arrow as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TextValues {
     text: String,
-    /// `ends[i]` is where value `i` ends in `text`.
-    ends: Vec<usize>,
+    /// `len + 1` offsets into `text`, from 0.
+    offsets: Vec<usize>,
+}
+
+impl Default for TextValues {
+    fn default() -> Self {
+        Self { text: String::new(), offsets: vec![0] }
+    }
 }
 
 impl TextValues {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.offsets.len() - 1
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        &self.text[self.offsets[i]..self.offsets[i + 1]]
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// The values end to end, and the `len + 1` offsets that cut them.
+    pub fn parts(&self) -> (&str, &[usize]) {
+        (&self.text, &self.offsets)
+    }
+
     fn push(&mut self, value: &str) {
         self.text.push_str(value);
-        self.ends.push(self.text.len());
+        self.offsets.push(self.text.len());
+    }
+
+    /// Takes back the last value pushed.
+    fn pop(&mut self) {
+        if self.offsets.len() > 1 {
+            self.offsets.pop();
+            self.text.truncate(self.offsets[self.offsets.len() - 1]);
+        }
     }
 
     fn append(&mut self, other: TextValues) {
         let shift = self.text.len();
         self.text.push_str(&other.text);
-        self.ends.extend(other.ends.into_iter().map(|e| e + shift));
+        self.offsets.extend(other.offsets[1..].iter().map(|e| e + shift));
     }
 }
 
@@ -638,9 +658,7 @@ impl<'a> ColumnChunk<'a> {
         match &mut self.builder {
             Builder::Unknown | Builder::TextLater => {}
             Builder::Integer(v) | Builder::Float(v) => v.pop(),
-            Builder::Text(v) => {
-                v.ends.pop();
-            }
+            Builder::Text(v) => v.pop(),
         }
     }
 
