@@ -12,15 +12,16 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::ops::ControlFlow;
+
 use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use serde_json::json;
 
-use crate::series::{Series, SeriesPlugin};
-use crate::sim::{
-    AgentId, Anomaly, AnomalyCount, ComputePool, DetectionScore, Fused, Heading, MlpOutput, Neighbourhood, Position,
-    Scenario, SimControl, SimulationPlugin, SpaceOrder, Stage, StageTimings, timing::percentile,
-};
+use crate::csv::DatasetStats;
+use crate::run::{Run, RunSettings};
+use crate::series::Series;
+use crate::sim::{DetectionScore, ModelConfig, Scenario, SimControl, SimulationPlugin, SpaceOrder};
 
 /// What to run and where to write the results.
 #[derive(Clone, Debug)]
@@ -101,6 +102,12 @@ pub struct BenchReport {
     pub fused_mean: f64,
     pub fused_sd: f64,
     pub nbr_count_mean: f64,
+    /// The model it ran, its space-order period, the CSV files it loaded
+    /// and whether it ran given weights rather than SPEC's.
+    pub config: ModelConfig,
+    pub reorder_every: u64,
+    pub datasets: Vec<DatasetStats>,
+    pub weights: bool,
 }
 
 /// A headless app running `scenario` on `threads` workers, agents spawned,
@@ -143,46 +150,38 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     let json = options.json.as_deref().map(create).transpose()?;
     let series = options.series.as_deref().map(create).transpose()?;
     let measured = options.frames.saturating_sub(options.warmup).max(1);
-    let mut app = build_app_with(options.scenario.clone(), options.threads, measured as usize, |app| {
-        if series.is_some() {
-            app.add_plugins(SeriesPlugin { frames: options.frames as usize });
-        }
-        app.insert_resource(SpaceOrder { every: options.reorder_every });
-        if options.join_pool {
-            app.insert_resource(ComputePool::joined_by_caller(options.threads));
-        }
-    });
-    let mut frame_ns = Vec::with_capacity(measured as usize);
+    let settings = RunSettings {
+        threads: options.threads,
+        reorder_every: options.reorder_every,
+        timing_capacity: measured as usize,
+        series_frames: series.is_some().then_some(options.frames as usize),
+        join_pool: options.join_pool,
+    };
+    let mut run = Run::new(options.scenario.clone(), settings);
     let started = Instant::now();
     let mut last_note = started;
-    let mut measure_start = started;
-    for frame in 0..options.frames {
-        if frame == options.warmup {
-            app.world_mut().resource_mut::<StageTimings>().clear();
-            measure_start = Instant::now();
-        }
-        let t0 = Instant::now();
-        app.update();
-        let elapsed = t0.elapsed();
-        if frame >= options.warmup {
-            frame_ns.push(elapsed.as_nanos() as u64);
-        }
-        if options.progress && frame % 16 == 15 && last_note.elapsed() > Duration::from_secs(2) {
+    let total = options.frames;
+    let mut progress = |frame: u64| {
+        if options.progress && frame.is_multiple_of(16) && last_note.elapsed() > Duration::from_secs(2) {
             last_note = Instant::now();
-            let rate = (frame + 1) as f64 / started.elapsed().as_secs_f64();
-            eprintln!("genesis bench: frame {}/{} ({rate:.0} Hz)", frame + 1, options.frames);
+            let rate = frame as f64 / started.elapsed().as_secs_f64();
+            eprintln!("genesis bench: frame {frame}/{total} ({rate:.0} Hz)");
         }
-    }
-    let wall = measure_start.elapsed();
-    let report = report(&mut app, options, &mut frame_ns, wall);
+        ControlFlow::Continue(())
+    };
+    run.step(options.warmup, &mut progress);
+    run.start_measuring();
+    run.step(options.frames - options.warmup, &mut progress);
+    let report = run.report();
+    let world = run.world_mut();
     if let (Some(path), Some(file)) = (&options.series, series) {
-        write_file(path, file, |w| crate::series::write_csv(&app.world().resource::<Series>().rows, w))?;
+        write_file(path, file, |w| crate::series::write_csv(&world.resource::<Series>().rows, w))?;
     }
     if let (Some(path), Some(file)) = (&options.dump, dump) {
-        write_file(path, file, |w| dump_state(app.world_mut(), w))?;
+        write_file(path, file, |w| crate::state::write_dump(world, w))?;
     }
     if let (Some(path), Some(file)) = (&options.json, json) {
-        write_file(path, file, |w| writeln!(w, "{:#}", report_json(&report, options)))?;
+        write_file(path, file, |w| writeln!(w, "{:#}", report_json(&report)))?;
     }
     Ok(report)
 }
@@ -200,50 +199,6 @@ fn write_file(
     write(&mut w).and_then(|()| w.flush()).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn report(app: &mut App, options: &BenchOptions, frame_ns: &mut [u64], wall: Duration) -> BenchReport {
-    let world = app.world_mut();
-    let agents = world.query_filtered::<(), With<crate::sim::Agent>>().iter(world).count();
-    let timings = world.resource::<StageTimings>();
-    let mut scratch = Vec::new();
-    let us = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e3;
-    let systems = Stage::ALL
-        .iter()
-        .map(|&stage| {
-            let ring = timings.stage(stage);
-            StageReport {
-                name: stage.name(),
-                p50_us: us(ring.percentile_with(50.0, &mut scratch)),
-                p99_us: us(ring.percentile_with(99.0, &mut scratch)),
-            }
-        })
-        .collect();
-    let ms = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e6;
-    let frame_ms_max = ms(frame_ns.iter().copied().max());
-    let count = *world.resource::<AnomalyCount>();
-    let (fused_mean, fused_sd, nbr_count_mean) = crate::series::summarize_world(world);
-    BenchReport {
-        agents,
-        frames: options.frames,
-        warmup: options.warmup,
-        threads: world.resource::<ComputePool>().threads(),
-        seed: options.scenario.config.seed,
-        isa: crate::sim::parallel::Isa::best().name(),
-        hz: frame_ns.len() as f64 / wall.as_secs_f64(),
-        wall_seconds: wall.as_secs_f64(),
-        frame_ms_p50: ms(percentile(frame_ns, 50.0)),
-        frame_ms_p99: ms(percentile(frame_ns, 99.0)),
-        frame_ms_max,
-        systems,
-        peak_rss_bytes: peak_rss_bytes(),
-        anomalies_total: count.total,
-        anomalies_last_frame: count.this_frame,
-        detection: world.resource::<DetectionScore>().clone(),
-        fused_mean,
-        fused_sd,
-        nbr_count_mean,
-    }
-}
-
 /// Peak resident memory of this process (`VmHWM`), where the OS tells it.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -253,8 +208,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 /// The SPEC 6 report as JSON (plus the model parameters used).
-pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value {
-    let c = &options.scenario.config;
+pub fn report_json(r: &BenchReport) -> serde_json::Value {
+    let c = &r.config;
     json!({
         "agents": r.agents,
         "frames": r.frames,
@@ -262,7 +217,7 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
         "threads": r.threads,
         "seed": r.seed,
         "isa": r.isa,
-        "reorder_every": options.reorder_every,
+        "reorder_every": r.reorder_every,
         "hz": r.hz,
         "wall_seconds": r.wall_seconds,
         "frame_ms": { "p50": r.frame_ms_p50, "p99": r.frame_ms_p99, "max": r.frame_ms_max },
@@ -277,7 +232,8 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
             "false_alarms": r.detection.false_alarms,
         },
         "final": { "fused_mean": r.fused_mean, "fused_sd": r.fused_sd, "nbr_count_mean": r.nbr_count_mean },
-        "datasets": options.scenario.datasets.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+        "datasets": r.datasets.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+        "weights": if r.weights { "given" } else { "spec" },
         "config": {
             "width": c.width, "height": c.height, "raster": c.raster, "channels": c.channels,
             "radius": c.radius, "neighbours": c.neighbours, "window": c.window,
@@ -288,7 +244,7 @@ pub fn report_json(r: &BenchReport, options: &BenchOptions) -> serde_json::Value
 }
 
 /// The human-readable summary.
-pub fn summary(r: &BenchReport, options: &BenchOptions) -> String {
+pub fn summary(r: &BenchReport) -> String {
     let mut s = String::new();
     let mut line = |text: String| {
         s.push_str(&text);
@@ -321,7 +277,7 @@ pub fn summary(r: &BenchReport, options: &BenchOptions) -> String {
         None => "recall n/a (no event started)".into(),
     };
     line(format!("  awareness  {recall}; false alarms {:.4} per 1000 agent-frames", d.false_alarms_per_1000()));
-    for data in &options.scenario.datasets {
+    for data in &r.datasets {
         line(format!(
             "  loaded     {}: {} rows in {:.4} s ({:.0} MB/s)",
             data.path.display(),
@@ -331,21 +287,4 @@ pub fn summary(r: &BenchReport, options: &BenchOptions) -> String {
         ));
     }
     s
-}
-
-/// Writes the SPEC 6 state dump: one row per agent in id order.
-pub fn dump_state(world: &mut World, w: &mut impl Write) -> io::Result<()> {
-    let mut query = world.query::<(&AgentId, &Position, &Heading, &Fused, &Anomaly, &Neighbourhood, &MlpOutput)>();
-    let mut rows: Vec<_> = query.iter(world).collect();
-    rows.sort_unstable_by_key(|row| row.0.0);
-    writeln!(w, "id,x,y,heading,fused,z,anomaly,nbr_count,y0,y1,y2,y3")?;
-    for (id, p, h, f, a, n, y) in rows {
-        let [y0, y1, y2, y3] = y.0;
-        writeln!(
-            w,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
-            id.0, p.0.x, p.0.y, h.0, f.0, a.z, a.flagged as u8, n.count, y0, y1, y2, y3
-        )?;
-    }
-    Ok(())
 }

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::bench::{self, BenchOptions};
 use crate::scenario::ScenarioFiles;
 use crate::sim::{ModelConfig, Population, Scenario, SpaceOrder};
-use crate::{csv, generate, sweep};
+use crate::{csv, generate, sweep, weights};
 
 /// Genesis: a real-time environmental-awareness simulation.
 ///
@@ -146,6 +146,10 @@ pub struct SweepArgs {
     /// Stop after this many new runs (for testing resumption).
     #[arg(long, hide = true)]
     pub max_runs: Option<usize>,
+    /// Every run's MLP weights from a safetensors file (as `bench
+    /// --weights`); resume a sweep with the same file.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
     /// Agent counts.
     #[arg(long, default_value = "10000")]
     pub agents: String,
@@ -211,10 +215,17 @@ impl SweepArgs {
             values("seeds", &self.seeds, true)?,
         ];
         let runs = sweep::combinations(&axes);
+        let mut weights_checked = std::collections::HashSet::new();
         for run in &runs {
-            run.config().validate()?;
+            let config = run.config();
+            config.validate()?;
             if run.agents() == 0 || run.values[0].to_string() != run.agents().to_string() {
                 return Err(format!("--agents must be between 1 and {}, got {}", u32::MAX, run.values[0]));
+            }
+            if let Some(path) = &self.weights
+                && weights_checked.insert((config.channels, config.hidden))
+            {
+                weights::load(path, &config).map_err(|e| format!("--weights {e}"))?;
             }
         }
         let (frames, warmup) = self.length.frames_and_warmup()?;
@@ -228,6 +239,7 @@ impl SweepArgs {
             json: self.json.clone(),
             max_runs: self.max_runs,
             progress: !self.quiet,
+            weights: self.weights.clone(),
         })
     }
 }
@@ -300,6 +312,11 @@ pub struct ScenarioArgs {
     /// sensing for the (frame, agent) pairs the file holds.
     #[arg(long, value_name = "FILE")]
     pub trace_csv: Option<PathBuf>,
+    /// Run the MLP with trained weights from a safetensors file (float32
+    /// tensors w1: S×hidden, b1: hidden, w2: hidden×4, b2: 4) instead of
+    /// SPEC's.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
 }
 
 impl ScenarioArgs {
@@ -316,6 +333,15 @@ impl ScenarioArgs {
     pub fn scenario(&self, config: ModelConfig) -> Result<Scenario, String> {
         config.validate()?;
         Ok(Scenario { config, population: Population::Generated(self.agents), ..Scenario::default() })
+    }
+
+    /// Loads the scenario files and the weights into `scenario`.
+    pub fn load_into(&self, scenario: &mut Scenario) -> Result<(), String> {
+        self.files().load_into(scenario).map_err(|e| e.to_string())?;
+        if let Some(path) = &self.weights {
+            scenario.weights = Some(weights::load(path, &scenario.config)?);
+        }
+        Ok(())
     }
 }
 
@@ -478,9 +504,9 @@ impl From<String> for Failure {
 
 fn bench_command(args: &BenchArgs) -> Result<(), Failure> {
     let mut options = args.options().map_err(Failure::Usage)?;
-    args.scenario.files().load_into(&mut options.scenario).map_err(|e| Failure::Run(e.to_string()))?;
+    args.scenario.load_into(&mut options.scenario)?;
     let report = bench::run(&options)?;
-    print!("{}", bench::summary(&report, &options));
+    print!("{}", bench::summary(&report));
     Ok(())
 }
 
@@ -536,11 +562,10 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
 #[cfg(feature = "desktop")]
 fn desktop_command(args: &DesktopArgs) -> Result<(), Failure> {
     let mut scenario = args.scenario.scenario(args.model.config()).map_err(Failure::Usage)?;
-    let files = args.scenario.files();
-    files.load_into(&mut scenario).map_err(|e| Failure::Run(e.to_string()))?;
+    args.scenario.load_into(&mut scenario)?;
     crate::desktop::run(crate::desktop::DesktopOptions {
         scenario,
-        files,
+        files: args.scenario.files(),
         threads: args.threads,
         window: args.window_size,
         steps_per_frame: args.steps_per_frame,

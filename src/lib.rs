@@ -11,11 +11,14 @@
 //! |---|---|
 //! | [`sim`] | the model as a headless Bevy plugin: one module per pipeline stage |
 //! | [`rng`] | the counter-based random numbers every stage draws from |
+//! | [`run`] | a simulation you step: the one run behind the benchmark, the sweep and Python |
+//! | [`state`] | the agents' state in id order: the state dump and the Python arrays |
 //! | [`bench`](mod@bench) | the headless benchmark: run N frames, report speed and awareness |
 //! | [`series`] | per-frame time series of a run |
 //! | [`sweep`] | many runs across parameters and seeds, resumable |
 //! | [`csv`] | the CSV engine: RFC 4180 parser, typed columns, dataset statistics (no Bevy) |
 //! | [`scenario`] | agents, events and sensor-trace files, checked against the model |
+//! | [`weights`] | trained MLP weights (safetensors files or arrays), checked against the model |
 //! | `desktop` | the window: the simulation drawn live with an egui overlay (feature `desktop`) |
 //! | [`cli`] | the command line, a thin layer that builds a [`sim::Scenario`] |
 //!
@@ -39,7 +42,10 @@ pub mod csv;
 pub mod desktop;
 pub mod generate;
 pub mod rng;
+pub mod run;
 pub mod scenario;
 pub mod series;
 pub mod sim;
+pub mod state;
 pub mod sweep;
+pub mod weights;

@@ -53,7 +53,7 @@ impl ScenarioFiles {
             trace = Some(loaded);
             datasets.push(stats);
         }
-        *scenario = Scenario { config: scenario.config.clone(), population, events, trace, datasets };
+        *scenario = Scenario { population, events, trace, datasets, ..scenario.clone() };
         Ok(())
     }
 }

@@ -205,6 +205,8 @@ pub struct SweepOptions {
     /// Stop after this many new runs (to test resuming).
     pub max_runs: Option<usize>,
     pub progress: bool,
+    /// Every run's MLP weights, from this safetensors file.
+    pub weights: Option<PathBuf>,
 }
 
 /// The CSV header of a sweep's output.
@@ -296,11 +298,10 @@ pub fn run(options: &SweepOptions) -> Result<usize, String> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build().map_err(|e| e.to_string())?;
     pool.install(|| {
         todo.par_iter().with_max_len(1).try_for_each(|run| -> Result<(), String> {
-            let scenario = Scenario {
-                config: run.config(),
-                population: Population::Generated(run.agents()),
-                ..Scenario::default()
-            };
+            let config = run.config();
+            let weights = options.weights.as_deref().map(|path| crate::weights::load(path, &config)).transpose()?;
+            let scenario =
+                Scenario { config, population: Population::Generated(run.agents()), weights, ..Scenario::default() };
             let report = bench::run(&BenchOptions::new(scenario, options.frames, options.warmup, 1))?;
             let line = row(run, options.frames, &report);
             // One write per row: a crash leaves at worst a row with no line

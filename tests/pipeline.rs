@@ -6,11 +6,12 @@ mod common;
 
 use bevy::prelude::*;
 use common::Reference;
-use genesis::bench::{build_app, dump_state};
+use genesis::bench::build_app;
 use genesis::sim::{
     AgentId, Anomaly, EventSchedule, Fused, Heading, MlpOutput, ModelConfig, Neighbourhood, Population, Position,
     Scenario, SimClock,
 };
+use genesis::state::write_dump;
 
 fn scenario(config: ModelConfig, agents: u32) -> Scenario {
     Scenario {
@@ -104,7 +105,7 @@ fn state_is_identical_on_one_and_two_threads() {
             app.update();
         }
         let mut out = Vec::new();
-        dump_state(app.world_mut(), &mut out).unwrap();
+        write_dump(app.world_mut(), &mut out).unwrap();
         out
     };
     let (one, two) = (dump(1), dump(2));
@@ -165,7 +166,7 @@ fn a_restarted_simulation_equals_a_new_one() {
             app.update();
         }
         let mut out = Vec::new();
-        dump_state(app.world_mut(), &mut out).unwrap();
+        write_dump(app.world_mut(), &mut out).unwrap();
         let world = app.world();
         (
             out,

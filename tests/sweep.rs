@@ -76,6 +76,7 @@ fn small_sweep(out: PathBuf, max_runs: Option<usize>) -> SweepOptions {
         json: None,
         max_runs,
         progress: false,
+        weights: None,
     }
 }
 

@@ -66,7 +66,8 @@ pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<Cur
             return Err("the agent count must be at least 1".to_string());
         }
         let population = Population::Generated(agents);
-        let mut scenario = Scenario { config: config.clone(), population, ..Scenario::default() };
+        let weights = current.scenario.weights.clone();
+        let mut scenario = Scenario { config: config.clone(), population, weights, ..Scenario::default() };
         files.load_into(&mut scenario).map_err(|e| e.to_string())?;
         Ok(CurrentScenario { scenario, files })
     };
@@ -187,12 +188,13 @@ fn shortcuts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{build_app, build_app_with, dump_state};
+    use crate::bench::{build_app, build_app_with};
+    use crate::state::write_dump;
     use std::path::PathBuf;
 
     fn dump(world: &mut World) -> Vec<u8> {
         let mut out = Vec::new();
-        dump_state(world, &mut out).unwrap();
+        write_dump(world, &mut out).unwrap();
         out
     }
 

@@ -14,7 +14,7 @@ use super::config::ModelConfig;
 use crate::rng::{spawn, unit};
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(super::SimStart, spawn_population);
+    app.init_resource::<IdOrder>().add_systems(super::SimStart, (spawn_population, index_ids));
 }
 
 /// Marks an entity as a simulated agent.
@@ -126,9 +126,108 @@ pub fn spawn_population(world: &mut World) {
     }
 }
 
+/// Where each agent stands in id order: row `k` is the agent with the
+/// `k`-th smallest id. The state dump (SPEC 6), the arrays the Python
+/// package hands out and readings given from outside are all in this
+/// order, while the ECS tables keep agents in space order
+/// ([`super::spatial::order`]); [`Self::row`] maps one to the other in
+/// O(1) for any population a file or generator is likely to give.
+#[derive(Resource, Clone, Debug, PartialEq, Eq)]
+pub enum IdOrder {
+    /// Ids `0 .. n` (every generated population): the row is the id.
+    Dense(u32),
+    /// Other ids, sorted, and where they are compact (no id above four
+    /// times the count) each id's row in a table indexed by id; otherwise
+    /// rows are found by binary search.
+    Sparse { ids: Vec<u32>, rows: Option<Vec<u32>> },
+}
+
+impl Default for IdOrder {
+    fn default() -> Self {
+        IdOrder::Dense(0)
+    }
+}
+
+impl IdOrder {
+    pub fn of(population: &Population) -> Self {
+        let mut ids = match population {
+            Population::Generated(n) => return IdOrder::Dense(*n),
+            Population::Listed(agents) => agents.iter().map(|a| a.id).collect::<Vec<u32>>(),
+        };
+        ids.sort_unstable();
+        if ids.iter().enumerate().all(|(k, &id)| id as usize == k) {
+            return IdOrder::Dense(ids.len() as u32);
+        }
+        let top = ids.last().map_or(0, |&id| id as usize);
+        let rows = (top < 4 * ids.len() + 1024).then(|| {
+            let mut rows = vec![u32::MAX; top + 1];
+            for (k, &id) in ids.iter().enumerate() {
+                rows[id as usize] = k as u32;
+            }
+            rows
+        });
+        IdOrder::Sparse { ids, rows }
+    }
+
+    /// Agents in all.
+    pub fn len(&self) -> usize {
+        match self {
+            IdOrder::Dense(n) => *n as usize,
+            IdOrder::Sparse { ids, .. } => ids.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The row of agent `id` (which must be one of the agents).
+    #[inline]
+    pub fn row(&self, id: u32) -> usize {
+        match self {
+            IdOrder::Dense(_) => id as usize,
+            IdOrder::Sparse { rows: Some(rows), .. } => rows[id as usize] as usize,
+            IdOrder::Sparse { ids, rows: None } => ids.binary_search(&id).expect("an agent's id"),
+        }
+    }
+
+    /// The ids in id order.
+    pub fn ids(&self) -> Vec<u32> {
+        match self {
+            IdOrder::Dense(n) => (0..*n).collect(),
+            IdOrder::Sparse { ids, .. } => ids.clone(),
+        }
+    }
+}
+
+fn index_ids(population: Res<Population>, mut order: ResMut<IdOrder>) {
+    *order = IdOrder::of(&population);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_ranks_of_the_ids() {
+        let listed = |ids: &[u32]| {
+            Population::Listed(ids.iter().map(|&id| AgentSpec { id, x: 0.0, y: 0.0, heading: None }).collect())
+        };
+        for ids in [&[3u32, 0, 2, 1][..], &[10, 4, 7, 1_000], &[5, 4_000_000_000, 17, 9, 2], &[42]] {
+            let order = IdOrder::of(&listed(ids));
+            let mut sorted = ids.to_vec();
+            sorted.sort();
+            assert_eq!(order.ids(), sorted);
+            for &id in ids {
+                let rank = ids.iter().filter(|&&other| other < id).count();
+                assert_eq!(order.row(id), rank, "{ids:?}: id {id}");
+            }
+        }
+        assert_eq!(IdOrder::of(&listed(&[1, 0, 2])), IdOrder::Dense(3));
+        assert_eq!(IdOrder::of(&Population::Generated(7)).row(6), 6);
+        assert!(matches!(IdOrder::of(&listed(&[5, 4_000_000_000])), IdOrder::Sparse { rows: None, .. }));
+        assert!(matches!(IdOrder::of(&listed(&[5, 9])), IdOrder::Sparse { rows: Some(_), .. }));
+    }
 
     /// SPEC section 8: the first three generated agents with seed 42.
     #[test]

@@ -46,7 +46,7 @@ use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
 
 use crate::csv::DatasetStats;
-pub use agents::{Agent, AgentId, AgentSlot, AgentSpec, Heading, Population, Position};
+pub use agents::{Agent, AgentId, AgentSlot, AgentSpec, Heading, IdOrder, Population, Position};
 pub use anomaly::{Anomaly, AnomalyCount};
 pub use config::ModelConfig;
 pub use detection::DetectionScore;
@@ -54,7 +54,7 @@ pub use environment::{Background, Event, EventSchedule};
 pub use fusion::Fused;
 pub use inference::{Mlp, MlpOutput};
 pub use parallel::ComputePool;
-pub use sensing::{SensorTrace, Sensors};
+pub use sensing::{LiveReadings, SensorTrace, Sensors};
 pub use spatial::{Neighbourhood, SpaceOrder};
 pub use timing::StageTimings;
 
@@ -147,6 +147,8 @@ pub struct Scenario {
     pub trace: Option<SensorTrace>,
     /// Statistics of the CSV files the scenario was loaded from.
     pub datasets: Vec<DatasetStats>,
+    /// Trained MLP weights ([`crate::weights`]); `None` runs SPEC 4.4's.
+    pub weights: Option<Mlp>,
 }
 
 /// Statistics of every CSV file the running scenario was loaded from (for
@@ -163,6 +165,7 @@ impl Default for Scenario {
             events: EventSchedule::Default,
             trace: None,
             datasets: Vec::new(),
+            weights: None,
         }
     }
 }
@@ -264,7 +267,7 @@ pub fn run_frames(world: &mut World, frames: u32) {
 
 /// Puts the resources of `scenario` in place (replacing any earlier ones).
 fn install_scenario(world: &mut World, scenario: Scenario) {
-    let Scenario { config, population, events, trace, datasets } = scenario;
+    let Scenario { config, population, events, trace, datasets, weights } = scenario;
     match trace {
         Some(trace) => world.insert_resource(trace),
         None => {
@@ -272,11 +275,11 @@ fn install_scenario(world: &mut World, scenario: Scenario) {
         }
     }
     world.insert_resource(LoadedDatasets(datasets));
-    // The raster and the weights follow from the model alone: a restart
-    // with the same model (reset, respawn, other files) keeps them.
+    // The raster follows from the model alone: a restart with the same
+    // model (reset, respawn, other files) keeps it.
+    world.insert_resource(weights.unwrap_or_else(|| Mlp::default_for(&config)));
     if world.get_resource::<ModelConfig>() != Some(&config) {
         world.insert_resource(Background::new(&config));
-        world.insert_resource(Mlp::default_for(&config));
         world.insert_resource(config);
     }
     world.insert_resource(population);

@@ -12,13 +12,18 @@
 //! A recorded [`SensorTrace`] replaces the readings of the `(frame, agent)`
 //! pairs it holds. It is sorted by frame then agent: a frame it does not
 //! cover costs one binary search, not one per agent.
+//!
+//! [`LiveReadings`] replace the readings of every agent for one frame:
+//! real sensor data handed in by the program driving the simulation (the
+//! Python package's `step(sensors=…)`). The stage then computes no field
+//! and no noise at all, only copies each agent's row.
 
 use bevy::prelude::*;
 use rayon::prelude::*;
 
 use super::{
     SimClock, Stage,
-    agents::{Agent, AgentId, Position},
+    agents::{Agent, AgentId, IdOrder, Position},
     config::{MAX_CHANNELS, ModelConfig},
     environment::{ActiveEvents, Background, Event},
     parallel::{CHUNK, ComputePool, Isa, TABLES, vectorised, vectorised_for},
@@ -79,6 +84,47 @@ impl SensorTrace {
         let lo = self.frames.partition_point(|&f| f < frame);
         let hi = lo + self.frames[lo..].partition_point(|&f| f == frame);
         (&self.agents[lo..hi], &self.readings[lo..hi])
+    }
+}
+
+/// Readings for every agent in one frame, in place of sensing: row `k`
+/// holds the agent with the `k`-th smallest id ([`IdOrder`]), channels
+/// beyond `S` are 0. They apply to frame [`Self::frame`] only, and take
+/// precedence over a [`SensorTrace`] row for the same frame.
+#[derive(Resource, Clone, Debug, PartialEq)]
+pub struct LiveReadings {
+    pub frame: u64,
+    pub rows: Vec<[f32; MAX_CHANNELS]>,
+}
+
+impl LiveReadings {
+    /// Readings for `frame` from an `agents × channels` row-major array,
+    /// checked: the shape must be the simulation's and every value finite.
+    pub fn from_rows(
+        frame: u64,
+        values: &[f32],
+        shape: (usize, usize),
+        agents: usize,
+        channels: usize,
+    ) -> Result<Self, String> {
+        if shape != (agents, channels) || values.len() != agents * channels {
+            return Err(format!(
+                "sensors: expected an array of shape ({agents}, {channels}) (agents × channels), got {shape:?}"
+            ));
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "sensors: row {} column {} is {}: expected finite readings",
+                i / channels,
+                i % channels,
+                values[i]
+            ));
+        }
+        let rows = values
+            .chunks_exact(channels.max(1))
+            .map(|row| std::array::from_fn(|c| row.get(c).copied().unwrap_or(0.0)))
+            .collect();
+        Ok(Self { frame, rows })
     }
 }
 
@@ -227,6 +273,7 @@ unsafe fn add_fields_avx512(
 const PREFETCH_AHEAD: usize = 8;
 
 /// Stores every agent's [`Sensors`] for this frame.
+#[allow(clippy::too_many_arguments)]
 pub fn sense(
     mut agents: Query<(&AgentId, &Position, &mut Sensors), With<Agent>>,
     config: Res<ModelConfig>,
@@ -234,9 +281,24 @@ pub fn sense(
     events: Res<ActiveEvents>,
     clock: Res<SimClock>,
     trace: Option<Res<SensorTrace>>,
+    live: Option<Res<LiveReadings>>,
+    order: Res<IdOrder>,
     pool: Res<ComputePool>,
 ) {
     let (config, background, events, frame) = (&*config, &*background, &events.0[..], clock.frame);
+    if let Some(live) = live.as_deref().filter(|live| live.frame == frame) {
+        for (ids, _, mut sensors) in agents.contiguous_iter_mut().expect(TABLES) {
+            let sensors: &mut [Sensors] = &mut sensors;
+            pool.install(|| {
+                (ids.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK)).into_par_iter().for_each(|(ids, sensors)| {
+                    for (id, s) in ids.iter().zip(sensors) {
+                        s.0 = live.rows[order.row(id.0)];
+                    }
+                });
+            });
+        }
+        return;
+    }
     let (traced, recorded) = trace.as_deref().map_or((&[][..], &[][..]), |t| t.frame(frame));
     for (ids, positions, mut sensors) in agents.contiguous_iter_mut().expect(TABLES) {
         let sensors: &mut [Sensors] = &mut sensors;
