@@ -166,7 +166,7 @@ impl Simulation {
         })
     }
 
-        /// Runs ``frames`` frames of the same pipeline as ``genesis bench``,
+    /// Runs ``frames`` frames of the same pipeline as ``genesis bench``,
     /// with the GIL released. Ctrl-C (KeyboardInterrupt) stops it between
     /// two frames; the frames done stay done.
     ///
@@ -343,7 +343,7 @@ impl Simulation {
         py.import("json")?.call_method1("loads", (text,))
     }
 
-        /// Writes the state dump of SPEC 6 (``genesis bench --dump``): a CSV
+    /// Writes the state dump of SPEC 6 (``genesis bench --dump``): a CSV
     /// row per agent in id order.
     fn dump(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         let written = self.read(py, |run| -> Result<(), String> {
