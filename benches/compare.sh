@@ -2,9 +2,11 @@
 # Rust vs Python, measured in one run on this machine: the simulation at
 # 1k, 10k and 100k agents (Genesis, NumPy + cKDTree, plain Python loops
 # where it finishes in reasonable time) and the CSV engine on a 500,000-row
-# trace against Python's csv module, pandas, polars, DuckDB and pyarrow.
-# Prints the tables and saves them with the machine description to
-# benches/RESULTS.md. Installs the Python packages into benches/python/.venv.
+# trace against Python's csv module, pandas, polars, DuckDB and pyarrow;
+# then the same from Python through the genesis_sim package
+# (benches/python/hybrid.py). Prints the tables and saves them with the
+# machine description to benches/RESULTS.md. Installs the Python packages,
+# genesis_sim built from this tree among them, into benches/python/.venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -14,6 +16,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy pandas pyarrow polars duckdb
 fi
 PY="$VENV/bin/python"
+"$VENV/bin/pip" install -q --disable-pip-version-check .
 cargo build --release --quiet
 G="$ROOT/target/release/genesis"
 TMP=$(mktemp -d)
@@ -99,6 +102,9 @@ if fast:
           f"{best_peer['method']} (best of 3); {first_peer['first'] / rust['parse_runs'][0]:.1f}× "
           f"{first_peer['method']} on first loads.")
 PYEOF
+
+{ echo; echo "## The Python package (genesis_sim)"; echo; } >> "$TMP/results.md"
+"$PY" benches/python/hybrid.py --genesis "$G" --trace "$TRACE" | sed 's/^## /### /' >> "$TMP/results.md"
 
 cp "$TMP/results.md" "$OUT"
 cat "$OUT"
