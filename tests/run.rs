@@ -21,8 +21,9 @@ fn stepped(scenario: Scenario, frames: u64) -> String {
 
 /// Agents with scattered ids, listed out of order.
 fn listed(config: &ModelConfig) -> Scenario {
-    let agents = [(907, 100.0, 120.0), (12, 105.0, 118.0), (40_000, 700.0, 300.0), (3, 102.0, 125.0), (512, 400.0, 800.0)]
-        .map(|(id, x, y)| AgentSpec { id, x, y, heading: None });
+    let agents =
+        [(907, 100.0, 120.0), (12, 105.0, 118.0), (40_000, 700.0, 300.0), (3, 102.0, 125.0), (512, 400.0, 800.0)]
+            .map(|(id, x, y)| AgentSpec { id, x, y, heading: None });
     Scenario { config: config.clone(), population: Population::Listed(agents.to_vec()), ..Scenario::default() }
 }
 
