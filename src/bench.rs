@@ -9,10 +9,9 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use std::ops::ControlFlow;
 
 use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;

@@ -265,3 +265,56 @@ fn parse_refuses_a_bad_repeat_count_and_names_the_place_of_bad_input() {
     // Line 2, field 2, where the quote opens.
     assert!(err.contains(&format!("{}:2:2", path.display())) && !err.contains("panicked"), "{err}");
 }
+
+/// `--weights` reaches every run of a sweep as it reaches `bench`, and a
+/// file that does not fit is refused before any run, naming the option.
+#[test]
+fn a_sweep_runs_the_given_weights() {
+    use genesis::sim::{Mlp, ModelConfig};
+    let mut mlp = Mlp::default_for(&ModelConfig::default());
+    mlp.b2[3] = 1.5; // faster agents: different neighbourhoods, anomalies, fused values
+    let weights = temp("sweep.safetensors");
+    std::fs::write(&weights, genesis::weights::to_safetensors(&mlp)).unwrap();
+    let w = weights.to_str().unwrap();
+    let sweep_row = |extra: &[&str], name: &str| {
+        let out = temp(name);
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec!["sweep", "--agents", "300", "--frames", "60", "--quiet", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = genesis(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let text = std::fs::read_to_string(&out).unwrap();
+        let (header, row) = text.split_once('\n').unwrap();
+        let column = |name: &str| {
+            row.trim().split(',').nth(header.split(',').position(|h| h == name).unwrap()).unwrap().to_string()
+        };
+        (column("anomalies_total"), column("fused_mean"))
+    };
+    let json = temp("sweep-weights.json");
+    let bench = genesis(&[
+        "bench",
+        "--agents",
+        "300",
+        "--frames",
+        "60",
+        "--quiet",
+        "--weights",
+        w,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let (anomalies, fused) = sweep_row(&["--weights", w], "with.csv");
+    assert_eq!(anomalies, report["anomalies_total"].to_string());
+    assert_eq!(fused.parse::<f64>().unwrap(), report["final"]["fused_mean"].as_f64().unwrap());
+    assert_eq!(report["weights"], "given");
+    assert_ne!(sweep_row(&[], "without.csv").1, fused);
+    // Weights for 8 channels do not fit a 3-channel run.
+    let out = temp("bad.csv");
+    let refused = genesis(&["sweep", "--channels", "3", "--weights", w, "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--weights") && err.contains("'w1' has shape [8, 16], expected [3, 16]"), "{err}");
+    assert!(!out.exists());
+}
