@@ -34,7 +34,6 @@ import genesis_sim as gs
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import csv_peers  # noqa: E402
-import genesis_numpy  # noqa: E402
 
 
 def best_of(load, path, repeats=3):
@@ -98,6 +97,11 @@ def csv_table(genesis, trace):
 
 
 def numpy_hz(agents, frames):
+    # Imported here, after the CSV table: SciPy brings OpenBLAS, whose
+    # threads spin for a while after start-up and slowed every first load
+    # timed after the import (read_csv's from 0.013-0.017 to 0.04-0.1 s).
+    import genesis_numpy
+
     model = genesis_numpy.Model(agents, 42)
     start = time.perf_counter()
     for _ in range(frames):
