@@ -208,7 +208,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// The SPEC 6 report as JSON (plus the model parameters used).
 pub fn report_json(r: &BenchReport) -> serde_json::Value {
-    let c = &r.config;
     json!({
         "agents": r.agents,
         "frames": r.frames,
@@ -233,12 +232,17 @@ pub fn report_json(r: &BenchReport) -> serde_json::Value {
         "final": { "fused_mean": r.fused_mean, "fused_sd": r.fused_sd, "nbr_count_mean": r.nbr_count_mean },
         "datasets": r.datasets.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
         "weights": if r.weights { "given" } else { "spec" },
-        "config": {
-            "width": c.width, "height": c.height, "raster": c.raster, "channels": c.channels,
-            "radius": c.radius, "neighbours": c.neighbours, "window": c.window,
-            "z_threshold": c.z_threshold, "noise": c.noise, "dt": c.dt,
-            "top_speed": c.top_speed, "hidden": c.hidden,
-        },
+        "config": config_json(&r.config),
+    })
+}
+
+/// The model's parameters (all but the seed) as the report's `config`.
+pub fn config_json(c: &ModelConfig) -> serde_json::Value {
+    json!({
+        "width": c.width, "height": c.height, "raster": c.raster, "channels": c.channels,
+        "radius": c.radius, "neighbours": c.neighbours, "window": c.window,
+        "z_threshold": c.z_threshold, "noise": c.noise, "dt": c.dt,
+        "top_speed": c.top_speed, "hidden": c.hidden,
     })
 }
 

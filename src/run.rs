@@ -24,8 +24,8 @@ use crate::bench::{BenchReport, StageReport, peak_rss_bytes};
 use crate::series::SeriesPlugin;
 use crate::sim::timing::SampleRing;
 use crate::sim::{
-    Agent, AnomalyCount, ComputePool, DetectionScore, LiveReadings, Scenario, SimClock, SpaceOrder, Stage,
-    StageTimings, parallel::Isa,
+    AnomalyCount, ComputePool, DetectionScore, LiveReadings, Scenario, SimClock, SpaceOrder, Stage, StageTimings,
+    parallel::Isa,
 };
 
 /// How a run is set up, beyond its scenario.
@@ -176,8 +176,8 @@ impl Run {
         let measured = self.measured;
         let hz = if self.busy.is_zero() { 0.0 } else { measured as f64 / self.busy.as_secs_f64() };
         let mut scratch = Vec::new();
+        let agents = self.agents();
         let world = self.app.world_mut();
-        let agents = world.query_filtered::<(), With<Agent>>().iter(world).count();
         let timings = world.resource::<StageTimings>();
         let us = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e3;
         let systems = Stage::ALL

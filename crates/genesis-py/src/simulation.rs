@@ -243,25 +243,11 @@ impl Simulation {
     /// The model's parameters (SPEC 5), as the JSON report's ``config``
     /// plus ``seed``.
     #[getter]
-    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.lock(py).scenario().config.clone();
-        let dict = PyDict::new(py);
-        dict.set_item("seed", c.seed)?;
-        for (name, value) in [("width", c.width), ("height", c.height), ("radius", c.radius)] {
-            dict.set_item(name, value)?;
-        }
-        for (name, value) in
-            [("raster", c.raster), ("channels", c.channels), ("neighbours", c.neighbours), ("window", c.window)]
-        {
-            dict.set_item(name, value)?;
-        }
-        for (name, value) in
-            [("z_threshold", c.z_threshold), ("noise", c.noise), ("dt", c.dt), ("top_speed", c.top_speed)]
-        {
-            dict.set_item(name, value)?;
-        }
-        dict.set_item("hidden", c.hidden)?;
-        Ok(dict)
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let config = self.lock(py).scenario().config.clone();
+        let mut json = genesis::bench::config_json(&config);
+        json["seed"] = config.seed.into();
+        py.import("json")?.call_method1("loads", (json.to_string(),))
     }
 
     /// The MLP's weights in use: float32 arrays ``w1``, ``b1``, ``w2``, ``b2``
