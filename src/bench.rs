@@ -66,6 +66,20 @@ impl BenchOptions {
     }
 }
 
+/// `(frames, warmup)` with the warm-up defaulted to a tenth of the frames
+/// and checked to leave at least one measured frame: how `bench`, `sweep`
+/// and Python's `sweep` read a run's length.
+pub fn frames_and_warmup(frames: u64, warmup: Option<u64>) -> Result<(u64, u64), String> {
+    if frames == 0 {
+        return Err("--frames must be at least 1".into());
+    }
+    let warmup = warmup.unwrap_or(frames / 10);
+    if warmup >= frames {
+        return Err(format!("--warmup ({warmup}) must be less than --frames ({frames})"));
+    }
+    Ok((frames, warmup))
+}
+
 /// Percentiles of one stage, in microseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageReport {

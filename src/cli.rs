@@ -77,6 +77,8 @@ fn window_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+// Parsed once per process: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the simulation headless (no window, no GPU) as fast as it can and
@@ -116,11 +118,7 @@ impl RunLength {
     /// `(frames, warmup)`, the warm-up defaulted and checked to leave at
     /// least one measured frame.
     pub fn frames_and_warmup(&self) -> Result<(u64, u64), String> {
-        let warmup = self.warmup.unwrap_or(self.frames / 10);
-        if warmup >= self.frames {
-            return Err(format!("--warmup ({warmup}) must be less than --frames ({})", self.frames));
-        }
-        Ok((self.frames, warmup))
+        crate::bench::frames_and_warmup(self.frames, self.warmup)
     }
 }
 
@@ -143,6 +141,16 @@ pub struct SweepArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Run only the K-th of N slices of the combinations (every N-th run
+    /// from the K-th), so a job array can split a sweep: `--shard 3/8`.
+    /// Join the slices' files with --merge.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<sweep::Shard>,
+    /// Join these sweep files (shards, or pieces run elsewhere) into
+    /// --out, each run once, checking that they come from the same sweep;
+    /// runs nothing (the run options are ignored).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["shard", "max_runs", "weights"])]
+    pub merge: Vec<PathBuf>,
     /// Stop after this many new runs (for testing resumption).
     #[arg(long, hide = true)]
     pub max_runs: Option<usize>,
@@ -214,32 +222,21 @@ impl SweepArgs {
             values("hidden", &self.hidden, true)?,
             values("seeds", &self.seeds, true)?,
         ];
-        let runs = sweep::combinations(&axes);
-        let mut weights_checked = std::collections::HashSet::new();
-        for run in &runs {
-            let config = run.config();
-            config.validate()?;
-            if run.agents() == 0 || run.values[0].to_string() != run.agents().to_string() {
-                return Err(format!("--agents must be between 1 and {}, got {}", u32::MAX, run.values[0]));
-            }
-            if let Some(path) = &self.weights
-                && weights_checked.insert((config.channels, config.hidden))
-            {
-                weights::load(path, &config).map_err(|e| format!("--weights {e}"))?;
-            }
+        let mut runs = sweep::plan(&axes, self.weights.as_deref())?;
+        if let Some(shard) = self.shard {
+            runs = shard.select(&runs);
         }
         let (frames, warmup) = self.length.frames_and_warmup()?;
         let jobs = if self.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.jobs };
         Ok(sweep::SweepOptions {
             runs,
-            frames,
-            warmup,
+            settings: sweep::RowSettings { frames, warmup, threads: 1, weights: self.weights.clone() },
             jobs,
             out: self.out.clone(),
             json: self.json.clone(),
             max_runs: self.max_runs,
             progress: !self.quiet,
-            weights: self.weights.clone(),
+            cancel: None,
         })
     }
 }
@@ -549,14 +546,47 @@ fn gen_command(args: &GenArgs) -> Result<(), Failure> {
 }
 
 fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
-    let options = args.options().map_err(Failure::Usage)?;
-    sweep::run(&options)?;
-    let (table, json) = sweep::summarize(&options.out)?;
+    let mut failures = Vec::new();
+    if args.merge.is_empty() {
+        let options = args.options().map_err(Failure::Usage)?;
+        if let Some(shard) = args.shard
+            && !args.quiet
+        {
+            eprintln!("genesis sweep: shard {shard}, {} runs", options.runs.len());
+        }
+        failures = sweep::run(&options)?.failures;
+    } else {
+        let merged = sweep::merge(&args.merge, &args.out)?;
+        for path in &merged.torn {
+            eprintln!(
+                "genesis sweep: {}: its last row was cut short and is left out (resume that sweep)",
+                path.display()
+            );
+        }
+        eprintln!(
+            "genesis sweep: merged {} files into {}: {} runs, {} duplicates dropped",
+            args.merge.len(),
+            args.out.display(),
+            merged.rows,
+            merged.duplicates
+        );
+    }
+    let (table, json) = sweep::summarize(&args.out)?;
     print!("{table}");
-    if let Some(path) = &options.json {
+    if let Some(path) = &args.json {
         std::fs::write(path, format!("{json:#}\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    Ok(())
+    if failures.is_empty() {
+        return Ok(());
+    }
+    for failure in &failures {
+        eprintln!("genesis sweep: {failure}");
+    }
+    Err(Failure::Run(format!(
+        "{} runs failed (listed above); the others are in {}; run the same command again to retry them",
+        failures.len(),
+        args.out.display()
+    )))
 }
 
 #[cfg(feature = "desktop")]
