@@ -4,7 +4,8 @@
 # where it finishes in reasonable time) and the CSV engine on a 500,000-row
 # trace against Python's csv module, pandas, polars, DuckDB and pyarrow;
 # then the same from Python through the genesis_sim package
-# (benches/python/hybrid.py). Prints the tables and saves them with the
+# (benches/python/hybrid.py), and sweeps through Dask against `genesis
+# sweep` (benches/python/sweep_dask.py). Prints the tables and saves them with the
 # machine description to benches/RESULTS.md. Installs the Python packages,
 # genesis_sim built from this tree among them, into benches/python/.venv.
 set -euo pipefail
@@ -16,7 +17,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy pandas pyarrow polars duckdb
 fi
 PY="$VENV/bin/python"
-"$VENV/bin/pip" install -q --disable-pip-version-check .
+"$VENV/bin/pip" install -q --disable-pip-version-check '.[dask]'
 cargo build --release --quiet
 G="$ROOT/target/release/genesis"
 TMP=$(mktemp -d)
@@ -105,6 +106,8 @@ PYEOF
 
 { echo; echo "## The Python package (genesis_sim)"; echo; } >> "$TMP/results.md"
 "$PY" benches/python/hybrid.py --genesis "$G" --trace "$TRACE" | sed 's/^## /### /' >> "$TMP/results.md"
+echo >> "$TMP/results.md"
+"$PY" benches/python/sweep_dask.py --genesis "$G" 2>/dev/null | sed 's/^## /### /' >> "$TMP/results.md"
 
 cp "$TMP/results.md" "$OUT"
 cat "$OUT"

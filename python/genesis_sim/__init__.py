@@ -15,6 +15,8 @@ can.
   read the agents' state as NumPy arrays, feed live sensor readings, run
   trained weights, ``dump`` and ``report`` as ``genesis bench`` does.
 - :func:`spec_weights` gives SPEC's default MLP weights as arrays.
+- :func:`sweep` runs many runs over parameters and seeds, as ``genesis
+  sweep`` does, on this machine or on a Dask cluster (``client=``).
 
 Example::
 
@@ -29,5 +31,6 @@ Example::
 """
 
 from ._genesis import CsvError, Simulation, Table, __version__, read_csv, spec_weights
+from ._sweep import SweepError, sweep
 
-__all__ = ["CsvError", "Simulation", "Table", "__version__", "read_csv", "spec_weights"]
+__all__ = ["CsvError", "Simulation", "SweepError", "Table", "__version__", "read_csv", "spec_weights", "sweep"]

@@ -110,3 +110,45 @@ class Simulation:
 
 def spec_weights(channels: int = 8, hidden: int = 16) -> dict[str, npt.NDArray[np.float32]]:
     """SPEC 4.4's default MLP weights as float32 arrays."""
+
+# The Rust half of ``genesis_sim.sweep`` (see ``_sweep.py``).
+
+def _sweep_plan(
+    options: Mapping[str, Any],
+    frames: int,
+    warmup: int | None = None,
+    *,
+    weights: _Path | None = None,
+    shard: tuple[int, int] | None = None,
+) -> tuple[list[str], int]:
+    """The runs' keys in the combination order, and the warm-up."""
+
+def _sweep_row(
+    key: str, frames: int, warmup: int, *, threads: int = 1, weights: _Path | None = None
+) -> str:
+    """Runs the run named by ``key``; returns its output row."""
+
+def _sweep_local(
+    keys: list[str],
+    frames: int,
+    warmup: int,
+    *,
+    out: _Path,
+    jobs: int = 0,
+    threads: int = 1,
+    weights: _Path | None = None,
+    progress: bool = True,
+) -> tuple[int, list[tuple[str, str]]]:
+    """The runs not yet in ``out``, on this machine: (done, failures)."""
+
+def _sweep_table(out: _Path, keys: list[str]) -> Table:
+    """The rows of ``keys`` in ``out``, in that order."""
+
+class SweepWriter:
+    """A sweep's output file: rows appended each run once, with progress."""
+
+    def __init__(self, out: _Path, *, progress: bool = True) -> None: ...
+    def todo(self, keys: list[str]) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def write(self, row: str) -> bool: ...
+    def finish(self) -> None: ...

@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`table`] | `read_csv`, `Table` (NumPy columns, the Arrow PyCapsule interface) |
 //! | [`simulation`] | `Simulation`, `spec_weights` |
+//! | [`sweep`] | the Rust half of `sweep` (the Python half: `python/genesis_sim/_sweep.py`) |
 //! | [`errors`] | `CsvError`; Rust errors and panics as Python exceptions |
 //!
 //! The pure-Python part of the package (`python/genesis_sim`) re-exports
@@ -34,6 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod errors;
 mod simulation;
+mod sweep;
 mod table;
 
 #[pymodule]
@@ -44,5 +46,10 @@ fn _genesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(table::read_csv, m)?)?;
     m.add_class::<simulation::Simulation>()?;
     m.add_function(wrap_pyfunction!(simulation::spec_weights, m)?)?;
+    m.add_class::<sweep::SweepWriter>()?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_row, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_local, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_table, m)?)?;
     Ok(())
 }

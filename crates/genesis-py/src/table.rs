@@ -94,6 +94,11 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table over a parse done elsewhere (a sweep's rows).
+    pub(crate) fn new(loaded: LoadedCsv) -> Self {
+        Table { loaded: Arc::new(loaded), stats: OnceLock::new() }
+    }
+
     fn column(&self, name: &str) -> PyResult<&Column> {
         self.loaded.table.column(name).ok_or_else(|| {
             let names: Vec<&str> = self.loaded.table.columns.iter().map(|c| c.name.as_str()).collect();
