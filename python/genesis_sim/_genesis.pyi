@@ -113,6 +113,9 @@ def spec_weights(channels: int = 8, hidden: int = 16) -> dict[str, npt.NDArray[n
 
 # The Rust half of ``genesis_sim.sweep`` (see ``_sweep.py``).
 
+_SWEEP_PARAMETERS: list[str]
+_SWEEP_INTEGER: list[str]
+
 def _sweep_plan(
     options: Mapping[str, Any],
     frames: int,

@@ -24,27 +24,22 @@ import sys
 import tempfile
 from typing import Any
 
-from ._genesis import SweepWriter, Table, _sweep_local, _sweep_plan, _sweep_row, _sweep_table
-
-#: The swept parameters, in the output's column order (``seed`` last).
-PARAMETERS = (
-    "agents",
-    "width",
-    "height",
-    "raster",
-    "channels",
-    "radius",
-    "neighbours",
-    "window",
-    "z_threshold",
-    "noise",
-    "dt",
-    "top_speed",
-    "hidden",
-    "seed",
+from ._genesis import (
+    _SWEEP_INTEGER,
+    _SWEEP_PARAMETERS,
+    SweepWriter,
+    Table,
+    _sweep_local,
+    _sweep_plan,
+    _sweep_row,
+    _sweep_table,
 )
 
-_INTEGER = {"agents", "raster", "channels", "neighbours", "window", "hidden", "seed"}
+#: The swept parameters, in the output's column order (``seed`` last), as
+#: the Rust library defines them.
+PARAMETERS: tuple[str, ...] = tuple(_SWEEP_PARAMETERS)
+
+_INTEGER = frozenset(_SWEEP_INTEGER)
 
 
 class SweepError(RuntimeError):

@@ -264,3 +264,21 @@ def test_the_package_does_not_import_dask():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_cli_shards_one_to_three_merged_equal_the_whole_sweep(cli, whole, tmp_path):
+    shards = [tmp_path / f"shard-{k}.csv" for k in (1, 2, 3)]
+    for k, path in enumerate(shards, 1):
+        cli_sweep(cli, path, "--shard", f"{k}/3")
+        assert len(file_rows(path)) == 4
+    merged = tmp_path / "merged.csv"
+    cli.run("sweep", "--quiet", "--out", merged, "--merge", *shards)
+    assert file_rows(merged) == whole
+    for bad in ["0/3", "4/3", "3", "1/0", "a/b"]:
+        refused = cli.run(
+            "sweep", *CLI_SWEEP, "--frames", FRAMES, "--quiet", "--out", tmp_path / "bad.csv", "--shard", bad,
+            check=False,
+        )
+        assert refused.returncode == 2, (bad, refused.stderr)
+        assert "--shard" in refused.stderr and "K/N" in refused.stderr, refused.stderr
+        assert not (tmp_path / "bad.csv").exists()

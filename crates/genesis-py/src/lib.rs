@@ -47,6 +47,9 @@ fn _genesis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<simulation::Simulation>()?;
     m.add_function(wrap_pyfunction!(simulation::spec_weights, m)?)?;
     m.add_class::<sweep::SweepWriter>()?;
+    m.add("_SWEEP_PARAMETERS", genesis::sweep::PARAMETERS.to_vec())?;
+    let integer: Vec<&str> = genesis::sweep::PARAMETERS.into_iter().filter(|p| genesis::sweep::is_integer(p)).collect();
+    m.add("_SWEEP_INTEGER", integer)?;
     m.add_function(wrap_pyfunction!(sweep::sweep_plan, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::sweep_row, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::sweep_local, m)?)?;
