@@ -28,7 +28,9 @@ hz_of() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['hz'])" 
 {
   echo "# Rust vs Python: results"
   echo
-  echo "Measured by \`benches/compare.sh\` on $(date -u +%Y-%m-%d): $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/Mem:/ {print $2}') GiB memory, $("$PY" --version), NumPy $("$PY" -c 'import numpy; print(numpy.__version__)'). All figures come from this one run; speed-ups are ratios within it. The machine is shared: repeat runs vary by up to ±25%."
+  "$G" bench --agents 10 --frames 2 --quiet --json "$TMP/machine.json" >/dev/null
+  BUILD=$("$PY" -c "import json,sys; m=json.load(open(sys.argv[1]))['machine']; print(f\"{m['isa']} build, {m['rust']}\")" "$TMP/machine.json")
+  echo "Measured by \`benches/compare.sh\` on $(date -u +%Y-%m-%d): $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1); $BUILD), $(free -g | awk '/Mem:/ {print $2}') GiB memory, $("$PY" --version), NumPy $("$PY" -c 'import numpy; print(numpy.__version__)'). All figures come from this one run; speed-ups are ratios within it. The machine is shared: repeat runs vary by up to ±25%."
   echo
   echo "## Simulation (SPEC defaults, seed 42; Genesis on all cores)"
   echo

@@ -99,6 +99,8 @@ pub struct BenchReport {
     /// The widest instruction set the hot loops ran in
     /// ([`crate::sim::parallel::Isa`]): speed depends on it, results do not.
     pub isa: &'static str,
+    /// The processor, cores, build and compiler behind the figures.
+    pub machine: crate::machine::Machine,
     /// Measured frames per second of wall time.
     pub hz: f64,
     pub wall_seconds: f64,
@@ -157,6 +159,8 @@ pub fn build_app_with(
 
 /// Runs the benchmark and writes the requested files.
 pub fn run(options: &BenchOptions) -> Result<BenchReport, String> {
+    let scenario = &options.scenario;
+    crate::machine::check_memory(&crate::machine::run_needs(&scenario.config, scenario.population.len() as u64))?;
     // Open the output files first: a bad path should fail in a second, not
     // after a long run.
     let dump = options.dump.as_deref().map(create).transpose()?;
@@ -229,6 +233,7 @@ pub fn report_json(r: &BenchReport) -> serde_json::Value {
         "threads": r.threads,
         "seed": r.seed,
         "isa": r.isa,
+        "machine": r.machine.to_json(),
         "reorder_every": r.reorder_every,
         "hz": r.hz,
         "wall_seconds": r.wall_seconds,
@@ -271,6 +276,7 @@ pub fn summary(r: &BenchReport) -> String {
         "genesis bench: {} agents, {} frames ({} warm-up), {} threads, seed {}, {} build",
         r.agents, r.frames, r.warmup, r.threads, r.seed, r.isa
     ));
+    line(format!("  machine    {}", r.machine.line()));
     line(format!(
         "  speed      {:.1} Hz   frame p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
         r.hz, r.frame_ms_p50, r.frame_ms_p99, r.frame_ms_max

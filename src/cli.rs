@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchOptions};
 use crate::scenario::ScenarioFiles;
+use crate::sim::parallel::Isa;
 use crate::sim::{ModelConfig, Population, Scenario, SpaceOrder};
 use crate::{csv, generate, sweep, weights};
 
@@ -32,6 +33,14 @@ use crate::{csv, generate, sweep, weights};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Run every loop built for this instruction set at most (default: the
+    /// widest the processor has), to compare builds on one machine; the
+    /// results are the same bits on each. `GENESIS_ISA` does the same for
+    /// `cargo bench` and Python.
+    #[arg(long, global = true, value_name = "ISA",
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(["baseline", "avx2", "avx512"]),
+              |s| s.parse::<Isa>().expect("one of the possible values")))]
+    pub isa: Option<Isa>,
     #[command(flatten)]
     pub desktop: DesktopArgs,
 }
@@ -226,8 +235,9 @@ impl SweepArgs {
         if let Some(shard) = self.shard {
             runs = shard.select(&runs);
         }
-        let (frames, warmup) = self.length.frames_and_warmup()?;
         let jobs = if self.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.jobs };
+        sweep::check_memory(&runs, jobs)?;
+        let (frames, warmup) = self.length.frames_and_warmup()?;
         Ok(sweep::SweepOptions {
             runs,
             settings: sweep::RowSettings { frames, warmup, threads: 1, weights: self.weights.clone() },
@@ -333,6 +343,24 @@ impl ScenarioArgs {
     }
 
     /// Loads the scenario files and the weights into `scenario`.
+    /// Checks that a run of `scenario` fits in the memory available,
+    /// before anything big is allocated: with `files`, also the scenario
+    /// files still to be loaded (each about twice its size once parsed).
+    pub fn check_memory(&self, scenario: &Scenario, files: bool) -> Result<(), String> {
+        let mut needs = crate::machine::run_needs(&scenario.config, scenario.population.len() as u64);
+        let named =
+            [("--agents-csv", &self.agents_csv), ("--events-csv", &self.events_csv), ("--trace-csv", &self.trace_csv)];
+        for (option, path) in named.into_iter().filter(|_| files) {
+            if let Some(path) = path
+                && let Ok(meta) = std::fs::metadata(path)
+            {
+                let what = format!("{option} {} ({} file)", path.display(), crate::machine::bytes(meta.len()));
+                needs.push(crate::machine::Need { what, bytes: meta.len().saturating_mul(2), lower: option });
+            }
+        }
+        crate::machine::check_memory(&needs)
+    }
+
     pub fn load_into(&self, scenario: &mut Scenario) -> Result<(), String> {
         self.files().load_into(scenario).map_err(|e| e.to_string())?;
         if let Some(path) = &self.weights {
@@ -501,7 +529,9 @@ impl From<String> for Failure {
 
 fn bench_command(args: &BenchArgs) -> Result<(), Failure> {
     let mut options = args.options().map_err(Failure::Usage)?;
+    args.scenario.check_memory(&options.scenario, true).map_err(Failure::Usage)?;
     args.scenario.load_into(&mut options.scenario)?;
+    args.scenario.check_memory(&options.scenario, false).map_err(Failure::Usage)?;
     let report = bench::run(&options)?;
     print!("{}", bench::summary(&report));
     Ok(())
@@ -518,9 +548,13 @@ fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
         times.push(loaded.parse_seconds);
     }
     let stats = pool.install(|| csv::DatasetStats::of(&loaded)).with_times(&times);
+    let machine = crate::machine::Machine::this();
     print!("{}", stats.summary());
+    println!("  machine    {}, {} parse threads", machine.line(), pool.current_num_threads());
     if let Some(out) = &args.json {
-        let text = format!("{:#}\n", stats.to_json());
+        let mut json = stats.to_json();
+        json["machine"] = machine.to_json();
+        let text = format!("{json:#}\n");
         std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     }
     Ok(())
@@ -592,7 +626,9 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
 #[cfg(feature = "desktop")]
 fn desktop_command(args: &DesktopArgs) -> Result<(), Failure> {
     let mut scenario = args.scenario.scenario(args.model.config()).map_err(Failure::Usage)?;
+    args.scenario.check_memory(&scenario, true).map_err(Failure::Usage)?;
     args.scenario.load_into(&mut scenario)?;
+    args.scenario.check_memory(&scenario, false).map_err(Failure::Usage)?;
     crate::desktop::run(crate::desktop::DesktopOptions {
         scenario,
         files: args.scenario.files(),
@@ -619,6 +655,12 @@ fn desktop_command(_: &DesktopArgs) -> Result<(), Failure> {
 /// Parses the process's arguments and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(isa) = cli.isa
+        && let Err(message) = Isa::set_limit(isa)
+    {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         None => desktop_command(&cli.desktop),
         Some(Command::Bench(args)) => bench_command(&args),

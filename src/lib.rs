@@ -41,6 +41,7 @@ pub mod csv;
 #[cfg(feature = "desktop")]
 pub mod desktop;
 pub mod generate;
+pub mod machine;
 pub mod rng;
 pub mod run;
 pub mod scenario;

@@ -202,6 +202,7 @@ impl Run {
             threads: world.resource::<ComputePool>().threads(),
             seed: self.scenario.config.seed,
             isa: Isa::best().name(),
+            machine: crate::machine::Machine::this(),
             hz,
             wall_seconds: self.busy.as_secs_f64(),
             frame_ms_p50: ms(self.frame_ns.percentile_with(50.0, &mut scratch)),

@@ -287,6 +287,34 @@ pub fn plan(axes: &[Vec<Value>; PARAMETERS.len()], weights: Option<&Path>) -> Re
     Ok(runs)
 }
 
+/// Checks that `jobs` runs at a time fit in the memory available: the
+/// `jobs` biggest runs together, as can happen ([`crate::machine`]).
+pub fn check_memory(runs: &[Run], jobs: usize) -> Result<(), String> {
+    let need = |run: &Run| -> u64 {
+        crate::machine::run_needs(&run.config(), run.agents() as u64)
+            .iter()
+            .fold(0u64, |s, n| s.saturating_add(n.bytes))
+    };
+    let mut sizes: Vec<(u64, &Run)> = runs.iter().map(|r| (need(r), r)).collect();
+    sizes.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+    let together = sizes.iter().take(jobs.max(1)).fold(0u64, |s, (b, _)| s.saturating_add(*b));
+    let Some((_, biggest)) = sizes.first() else { return Ok(()) };
+    let config = biggest.config();
+    let at_once = jobs.min(runs.len()).max(1);
+    let what = if at_once > 1 {
+        format!(
+            "--jobs {at_once} runs at once, the biggest --agents {} with --window {} and --raster {},",
+            biggest.agents(),
+            config.window,
+            config.raster
+        )
+    } else {
+        format!("--agents {} with --window {} and --raster {}", biggest.agents(), config.window, config.raster)
+    };
+    let lower = if at_once > 1 { "--jobs or --agents" } else { "--agents" };
+    crate::machine::check_memory(&[crate::machine::Need { what, bytes: together, lower }])
+}
+
 /// The K-th of N slices of a sweep (`--shard K/N`, K from 1), so that a
 /// job array can split a sweep with no coordinator: slice K takes the
 /// runs at positions K-1, K-1+N, K-1+2N, … of the combination order. Dealt
@@ -792,5 +820,7 @@ pub fn summarize(out: &Path) -> Result<(String, serde_json::Value), String> {
             .collect();
         json_groups.push(json!({ "parameters": params, "seeds": rows.len(), "metrics": metrics }));
     }
-    Ok((table, json!({ "groups": json_groups })))
+    let machine = crate::machine::Machine::this();
+    table.push_str(&format!("machine (this process's runs): {}\n", machine.line()));
+    Ok((table, json!({ "groups": json_groups, "machine": machine.to_json() })))
 }

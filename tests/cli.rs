@@ -318,3 +318,131 @@ fn a_sweep_runs_the_given_weights() {
     assert!(err.contains("--weights") && err.contains("'w1' has shape [8, 16], expected [3, 16]"), "{err}");
     assert!(!out.exists());
 }
+
+/// Runs that need more memory than there is stop before allocating, with
+/// exit code 2 and the option, the estimate and what is available named.
+/// `GENESIS_MEMORY_LIMIT` stands for the machine's memory, so the cases
+/// are the same on any host.
+#[test]
+fn over_memory_requests_exit_with_code_2_before_allocating() {
+    let limited = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_genesis"))
+            .args(args)
+            .env("GENESIS_MEMORY_LIMIT", "1000000000")
+            .output()
+            .unwrap()
+    };
+    let out = temp("never.csv");
+    let _ = std::fs::remove_file(&out);
+    let o = out.to_str().unwrap();
+    let mut cases = vec![
+        (vec!["bench", "--agents", "4000000000"], "--agents 4000000000 with --window 64", "lower --agents"),
+        (vec!["bench", "--agents", "100000", "--window", "4096"], "--agents 100000 with --window 4096", "--window"),
+        (vec!["bench", "--agents", "10", "--raster", "8192"], "--raster 8192", "lower --raster"),
+        (
+            vec!["sweep", "--agents", "1000000", "--seeds", "1,2", "--jobs", "2", "--out", o],
+            "--jobs 2 runs at once",
+            "--jobs",
+        ),
+        (vec!["sweep", "--agents", "3000000", "--jobs", "1", "--out", o], "--agents 3000000", "lower --agents"),
+    ];
+    if cfg!(feature = "desktop") {
+        cases.push((vec!["--agents", "4000000000"], "--agents 4000000000", "lower --agents"));
+    }
+    for (args, names, lower) in cases {
+        let refused = limited(&args);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("not enough memory") && err.contains(names) && err.contains(lower), "{args:?}: {err}");
+        assert!(err.contains("953.7 MiB available (GENESIS_MEMORY_LIMIT)"), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{err}");
+    }
+    assert!(!out.exists());
+    // What fits runs.
+    assert!(limited(&["bench", "--agents", "1000", "--frames", "5", "--quiet"]).status.success());
+}
+
+/// The estimate is a lower bound of what a run takes, and not far below:
+/// checked against the run's own peak resident memory.
+#[test]
+fn the_memory_estimate_stays_below_the_measured_peak() {
+    use genesis::machine::run_needs;
+    use genesis::sim::ModelConfig;
+    for (agents, window) in [(50_000u64, "64"), (50_000, "512")] {
+        let json = temp(&format!("memory-{window}.json"));
+        let run = genesis(&[
+            "bench",
+            "--agents",
+            &agents.to_string(),
+            "--window",
+            window,
+            "--frames",
+            "70",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(run.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let Some(peak) = report["peak_rss_bytes"].as_u64() else { return }; // not on this OS
+        let config = ModelConfig { window: window.parse().unwrap(), ..ModelConfig::default() };
+        let estimate: u64 = run_needs(&config, agents).iter().map(|n| n.bytes).sum();
+        // 70 frames touch 70 window slots of a 512-slot window.
+        let touched = if window == "512" { estimate - agents * 4 * (512 - 70) } else { estimate };
+        assert!(
+            touched <= peak && peak < 2 * touched,
+            "{agents} agents, window {window}: estimate {touched}, peak {peak}"
+        );
+    }
+}
+
+/// Every report names its machine: processor, cores, the build that ran
+/// and the compiler; `--isa` narrows the build and changes no result.
+#[test]
+fn reports_name_the_machine_and_every_isa_build_gives_the_same_dump() {
+    use genesis::sim::parallel::Isa;
+    let mut dumps = Vec::new();
+    for isa in Isa::available() {
+        let (dump, json) = (temp(&format!("isa-{}.csv", isa.name())), temp(&format!("isa-{}.json", isa.name())));
+        let run = genesis(&[
+            "bench",
+            "--agents",
+            "2000",
+            "--frames",
+            "80",
+            "--quiet",
+            "--isa",
+            isa.name(),
+            "--dump",
+            dump.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let machine = &report["machine"];
+        assert_eq!(machine["isa"], isa.name());
+        assert_eq!(report["isa"], isa.name());
+        assert_eq!(machine["cores"], std::thread::available_parallelism().unwrap().get());
+        assert!(machine["rust"].as_str().unwrap().starts_with("rustc 1."), "{machine}");
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let processor = machine["processor"].as_str().unwrap();
+        assert!(cpuinfo.is_empty() || cpuinfo.contains(processor), "{processor}");
+        let text = genesis(&["bench", "--agents", "100", "--frames", "3", "--isa", isa.name()]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains(&format!("machine    {processor}, ")) && text.contains(&format!("{} build", isa.name())));
+        dumps.push(std::fs::read(&dump).unwrap());
+    }
+    assert!(dumps.windows(2).all(|w| w[0] == w[1]));
+    let refused = genesis(&["bench", "--isa", "avx9"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("avx512"));
+    // parse and the sweep summary name it too.
+    let json = temp("parse-machine.json");
+    let parsed = genesis(&["parse", "assets/scenario/events.csv", "--json", json.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&parsed.stdout).contains("  machine    "));
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(stats["machine"]["processor"].is_string() && stats["machine"]["rust"].is_string());
+}

@@ -204,6 +204,8 @@ def sweep(
 
     Raises:
         ValueError: an invalid option (the command line's message).
+        MemoryError: ``jobs`` of the biggest runs at once need more memory
+            than this machine has available (checked before any run).
         SweepError: some runs failed; the message lists them with their
             parameters, ``.table`` has the others' rows (also in ``out``).
         KeyboardInterrupt: Ctrl-C. The runs finished so far are in ``out``:

@@ -366,6 +366,7 @@ fn rates(ui: &mut egui::Ui, sim: &SimView, control: &SimControl, history: &mut O
         let _ = write!(text, "\npipeline capacity {:.0} Hz (1 / p50 frame)", 1e6 / p50.max(1e-3));
     }
     ui.label(egui::RichText::new(text).strong());
+    ui.label(egui::RichText::new(crate::machine::Machine::this().line()).small().weak());
 }
 
 /// Each stage's p50/p99 as a table, and the last frames as a plot.

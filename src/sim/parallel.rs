@@ -16,6 +16,7 @@
 //! the tests compare every build the processor has ([`Isa::available`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use bevy::prelude::*;
 
@@ -88,8 +89,9 @@ impl Default for ComputePool {
     }
 }
 
-/// The instruction sets [`vectorised`] compiles a loop for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The instruction sets [`vectorised`] compiles a loop for, narrowest
+/// first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     /// As built: baseline x86-64 (SSE2), or the target's own.
     Baseline,
@@ -128,9 +130,40 @@ impl Isa {
         }
     }
 
-    /// The widest this processor has.
+    /// The widest this processor has, within the [`Isa::limit`].
     pub fn best() -> Self {
-        [Isa::Avx512, Isa::Avx2].into_iter().find(|isa| isa.is_available()).unwrap_or(Isa::Baseline)
+        let limit = Isa::limit();
+        [Isa::Avx512, Isa::Avx2].into_iter().find(|isa| *isa <= limit && isa.is_available()).unwrap_or(Isa::Baseline)
+    }
+
+    /// Narrows every loop of this process to `isa` at most (`--isa`), so
+    /// builds can be compared on one machine; the results are the same
+    /// bits on every build. Call it before the first frame. An instruction
+    /// set the processor lacks is refused.
+    pub fn set_limit(isa: Isa) -> Result<(), String> {
+        if !isa.is_available() {
+            let have: Vec<&str> = Isa::available().iter().map(|i| i.name()).collect();
+            return Err(format!("--isa {}: this processor lacks it (it has {})", isa.name(), have.join(", ")));
+        }
+        LIMIT.store(isa as u8, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The widest set loops may use: what [`Isa::set_limit`] set, else the
+    /// environment's `GENESIS_ISA` (for `cargo bench` and Python), else
+    /// no limit.
+    pub fn limit() -> Isa {
+        match LIMIT.load(Ordering::Relaxed) {
+            UNSET => {
+                let from_env = std::env::var("GENESIS_ISA").ok().and_then(|v| v.parse::<Isa>().ok());
+                let limit = from_env.filter(|isa| isa.is_available()).unwrap_or(Isa::Avx512);
+                LIMIT.store(limit as u8, Ordering::Relaxed);
+                limit
+            }
+            0 => Isa::Baseline,
+            1 => Isa::Avx2,
+            _ => Isa::Avx512,
+        }
     }
 
     /// Every one this processor has, baseline first (for the tests that
@@ -139,6 +172,23 @@ impl Isa {
         [Isa::Baseline, Isa::Avx2, Isa::Avx512].into_iter().filter(|isa| isa.is_available()).collect()
     }
 }
+
+impl std::str::FromStr for Isa {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "baseline" => Ok(Isa::Baseline),
+            "avx2" => Ok(Isa::Avx2),
+            "avx512" => Ok(Isa::Avx512),
+            _ => Err(format!("{s:?}: expected baseline, avx2 or avx512")),
+        }
+    }
+}
+
+/// [`Isa::limit`] as its discriminant, or [`UNSET`] before the first look.
+static LIMIT: AtomicU8 = AtomicU8::new(UNSET);
+const UNSET: u8 = u8::MAX;
 
 /// Runs `work` compiled for the widest instruction set the processor has
 /// ([`Isa::best`]).

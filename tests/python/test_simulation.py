@@ -377,3 +377,14 @@ def test_state_can_be_read_from_another_thread_between_steps():
     sim.step(200)
     t.join()
     assert results == [(300, 2)] * 20 and sim.frame == 200
+
+
+def test_more_agents_than_memory_is_a_memory_error_not_a_crash(monkeypatch):
+    monkeypatch.setenv("GENESIS_MEMORY_LIMIT", "1000000000")
+    with pytest.raises(MemoryError, match=r"--agents 4000000000 .* 953.7 MiB available"):
+        gs.Simulation(4_000_000_000)
+    with pytest.raises(MemoryError, match="--raster 8192"):
+        gs.Simulation(10, raster=8192)
+    with pytest.raises(MemoryError, match="--jobs 2 runs at once"):
+        gs.sweep(10, agents=1_000_000, seeds=[1, 2], jobs=2, progress=False)
+    assert len(gs.Simulation(1000)) == 1000

@@ -22,7 +22,7 @@ use genesis::sim::{LiveReadings, Mlp, ModelConfig, Population, Scenario};
 use genesis::weights::{TENSORS, Tensor};
 use numpy::ndarray::Array2;
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::PyOSError;
+use pyo3::exceptions::{PyMemoryError, PyOSError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyMapping};
 
@@ -60,6 +60,9 @@ const TIMING_FRAMES: usize = 10_000;
 ///     ValueError: an invalid option (the command line's message), or
 ///         weights that do not fit the model.
 ///     CsvError: a malformed scenario file.
+///     MemoryError: the run needs more memory than the machine has
+///         available (the message gives the estimate), checked before
+///         anything big is allocated.
 #[pyclass(frozen, module = "genesis_sim")]
 pub struct Simulation {
     run: Mutex<Run>,
@@ -161,6 +164,8 @@ impl Simulation {
         guarded(|| {
             py.detach(|| files.load_into(&mut scenario)).map_err(|e| csv_error(py, &e))?;
             let channels = scenario.config.channels;
+            let needs = genesis::machine::run_needs(&scenario.config, scenario.population.len() as u64);
+            genesis::machine::check_memory(&needs).map_err(PyMemoryError::new_err)?;
             let run = py.detach(|| Run::new(scenario, settings));
             Ok(Self { run: Mutex::new(run), channels })
         })

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use genesis::csv::{LoadedCsv, ParseOptions};
 use genesis::sweep::{self, Output, PARAMETERS, Progress, RowSettings, Run, Shard, SweepOptions, Value};
-use pyo3::exceptions::{PyOSError, PyTypeError};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
@@ -215,6 +215,7 @@ pub fn sweep_local(
 ) -> PyResult<(usize, Vec<(String, String)>)> {
     let runs = keys.iter().map(|k| Run::from_key(k)).collect::<Result<Vec<_>, _>>().map_err(value_error)?;
     let jobs = if jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { jobs };
+    sweep::check_memory(&runs, jobs).map_err(PyMemoryError::new_err)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let options = SweepOptions {
         runs,

@@ -142,10 +142,17 @@ impl Table {
     /// The dataset statistics of ``genesis parse FILE --json``: ``rows``,
     /// ``bytes``, ``parse_seconds``, ``mb_per_second``, ``rows_per_second``
     /// and per column ``name``, ``type``, ``missing``, ``min``, ``max``,
-    /// ``mean``. Computed on first use.
+    /// ``mean``; ``machine`` (processor, cores, isa, rust) says where the
+    /// time was measured. Computed on first use.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let text = self.stats.get_or_init(|| py.detach(|| DatasetStats::of(&self.loaded).to_json().to_string()));
+        let text = self.stats.get_or_init(|| {
+            py.detach(|| {
+                let mut json = DatasetStats::of(&self.loaded).to_json();
+                json["machine"] = genesis::machine::Machine::this().to_json();
+                json.to_string()
+            })
+        });
         py.import("json")?.call_method1("loads", (text,))
     }
 

@@ -40,9 +40,11 @@ pub(super) struct WholeRows {
 }
 
 impl WholeRows {
-    /// A reader where the processor has AVX-512 F, BW, DQ and VBMI.
+    /// A reader where the processor has AVX-512 F, BW, DQ and VBMI, and
+    /// `--isa` allows AVX-512.
     pub(super) fn where_available() -> Option<Self> {
-        let has = std::arch::is_x86_feature_detected!("avx512f")
+        let has = crate::sim::parallel::Isa::limit() >= crate::sim::parallel::Isa::Avx512
+            && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512dq")
             && std::arch::is_x86_feature_detected!("avx512vbmi");

@@ -53,11 +53,13 @@ const PENDING: usize = 64;
 #[cfg(target_arch = "x86_64")]
 const RANKED: usize = 64;
 
-/// Whether the processor has AVX-512F.
+/// Whether the processor has AVX-512F, and `--isa` allows it.
 pub(super) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("popcnt")
+        crate::sim::parallel::Isa::limit() >= crate::sim::parallel::Isa::Avx512
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("popcnt")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
