@@ -279,6 +279,16 @@ pub struct GenArgs {
     /// Sensor channels (trace columns s0.., event channels 0..).
     #[arg(long, default_value_t = 8, value_parser = count::<usize>(1))]
     pub channels: usize,
+    /// Write SPEC's default world instead of random example data: the
+    /// agents of SPEC 1's spawn (for --agents, --seed, --width, --height)
+    /// and the events of SPEC 3's default schedule starting before
+    /// --frames; no trace. The desktop app's built-in scenario is
+    /// `--spec-default --frames 1000000`.
+    #[arg(long)]
+    pub spec_default: bool,
+    /// With --spec-default: the frames the events cover.
+    #[arg(long, default_value_t = 1_000_000, value_parser = count::<u64>(1), requires = "spec_default")]
+    pub frames: u64,
 }
 
 /// Options of `genesis parse`.
@@ -561,9 +571,22 @@ fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
 }
 
 fn gen_command(args: &GenArgs) -> Result<(), Failure> {
-    let config =
-        ModelConfig { width: args.width, height: args.height, channels: args.channels, ..ModelConfig::default() };
+    let config = ModelConfig {
+        width: args.width,
+        height: args.height,
+        channels: args.channels,
+        seed: args.seed,
+        ..ModelConfig::default()
+    };
     config.validate().map_err(Failure::Usage)?;
+    if args.spec_default {
+        let files = generate::write_spec_default(&args.out, &config, args.agents, args.frames)
+            .map_err(|e| format!("cannot write into {}: {e}", args.out.display()))?;
+        for f in [files.agents, files.events] {
+            println!("wrote {}", f.display());
+        }
+        return Ok(());
+    }
     let options = generate::GenOptions {
         dir: args.out.clone(),
         agents: args.agents,
@@ -628,6 +651,9 @@ fn desktop_command(args: &DesktopArgs) -> Result<(), Failure> {
     let mut scenario = args.scenario.scenario(args.model.config()).map_err(Failure::Usage)?;
     args.scenario.check_memory(&scenario, true).map_err(Failure::Usage)?;
     args.scenario.load_into(&mut scenario)?;
+    // The default world runs from its built-in files, so the overlay shows
+    // parsed data from the first run (and computes what `bench` does).
+    crate::scenario::embedded_default(&mut scenario).map_err(|e| e.to_string())?;
     args.scenario.check_memory(&scenario, false).map_err(Failure::Usage)?;
     crate::desktop::run(crate::desktop::DesktopOptions {
         scenario,

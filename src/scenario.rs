@@ -58,6 +58,66 @@ impl ScenarioFiles {
     }
 }
 
+/// SPEC's default world as scenario files, built into the binary: the
+/// 10,000 agents of SPEC 1's spawn with the default seed and world, and
+/// SPEC 3's default events starting in the first 1,000,000 frames (written
+/// by `genesis gen --spec-default --frames 1000000 --out assets/default`).
+pub const DEFAULT_AGENTS_CSV: &[u8] = include_bytes!("../assets/default/agents.csv");
+pub const DEFAULT_EVENTS_CSV: &[u8] = include_bytes!("../assets/default/events.csv");
+/// The agents in [`DEFAULT_AGENTS_CSV`].
+pub const DEFAULT_AGENTS: u32 = 10_000;
+/// The frames [`DEFAULT_EVENTS_CSV`] covers.
+pub const DEFAULT_EVENT_FRAMES: u64 = 1_000_000;
+
+/// Loads the built-in default scenario files into `scenario`, through the
+/// CSV engine and the same checks as any scenario file, when `scenario` is
+/// SPEC's default world (the default seed, world size and channels, 10,000
+/// generated agents, the default events, no trace; other model options may
+/// differ); says whether it did. The run then computes
+/// what the generated world computes (for the files' first 1,000,000
+/// frames), and the files' statistics are the scenario's datasets: what the
+/// desktop app's default run shows.
+pub fn embedded_default(scenario: &mut Scenario) -> Result<bool, CsvError> {
+    // The files hold positions and events, which only the seed, the world
+    // and the channels decide; every other option may differ.
+    let (c, d) = (&scenario.config, ModelConfig::default());
+    let is_default = (c.seed, c.width, c.height, c.channels) == (d.seed, d.width, d.height, d.channels)
+        && matches!(scenario.population, Population::Generated(DEFAULT_AGENTS))
+        && matches!(scenario.events, EventSchedule::Default)
+        && scenario.trace.is_none();
+    if !is_default {
+        return Ok(false);
+    }
+    let parse = |name: &str, bytes: &[u8]| -> Result<LoadedCsv, CsvError> {
+        let started = std::time::Instant::now();
+        let path = PathBuf::from(format!("{name} (built in)"));
+        let table = crate::csv::parse(bytes, ParseOptions { keep_offsets: true, ..ParseOptions::default() })
+            .map_err(|e| e.in_file(&path))?;
+        Ok(LoadedCsv { path, table, bytes: bytes.len(), parse_seconds: started.elapsed().as_secs_f64() })
+    };
+    let (agents, agent_stats) = agents_from(parse("agents.csv", DEFAULT_AGENTS_CSV)?, &scenario.config)?;
+    let (events, event_stats) = events_from(parse("events.csv", DEFAULT_EVENTS_CSV)?, &scenario.config)?;
+    scenario.population = Population::Listed(agents);
+    scenario.events = EventSchedule::Listed(events);
+    scenario.datasets.extend([agent_stats, event_stats]);
+    Ok(true)
+}
+
+/// Whether `stats` describe one of the built-in default files.
+pub fn is_built_in(stats: &DatasetStats) -> bool {
+    stats.path.to_str().is_some_and(|p| p.ends_with(" (built in)"))
+}
+
+/// Undoes [`embedded_default`]: the agents and events go back to being
+/// drawn from the seed (for a restart with another seed or agent count).
+pub fn without_built_in(scenario: &mut Scenario) {
+    if scenario.datasets.iter().any(is_built_in) {
+        scenario.population = Population::Generated(scenario.population.len() as u32);
+        scenario.events = EventSchedule::Default;
+        scenario.datasets.retain(|d| !is_built_in(d));
+    }
+}
+
 /// Reads `path` keeping field offsets, so later checks can name the line.
 fn load(path: &Path) -> Result<LoadedCsv, CsvError> {
     read_file(path, ParseOptions { keep_offsets: true, ..ParseOptions::default() })
@@ -162,9 +222,13 @@ impl<'a> Field<'a> {
 
 /// Agents from an agents file: `id,x,y` and optional `heading`.
 pub fn load_agents(path: &Path, config: &ModelConfig) -> Result<(Vec<AgentSpec>, DatasetStats), CsvError> {
-    let file = load(path)?;
+    agents_from(load(path)?, config)
+}
+
+/// [`load_agents`] of a file already parsed.
+fn agents_from(file: LoadedCsv, config: &ModelConfig) -> Result<(Vec<AgentSpec>, DatasetStats), CsvError> {
     if file.table.rows == 0 {
-        return Err(CsvError::whole("no agents: expected at least one row after the header").in_file(path));
+        return Err(CsvError::whole("no agents: expected at least one row after the header").in_file(&file.path));
     }
     let expected = "id,x,y (heading optional)";
     let id = Field::required(&file, "id", expected)?;
@@ -200,7 +264,11 @@ pub fn load_agents(path: &Path, config: &ModelConfig) -> Result<(Vec<AgentSpec>,
 
 /// Events from an events file (replacing the default schedule).
 pub fn load_events(path: &Path, config: &ModelConfig) -> Result<(Vec<Event>, DatasetStats), CsvError> {
-    let file = load(path)?;
+    events_from(load(path)?, config)
+}
+
+/// [`load_events`] of a file already parsed.
+fn events_from(file: LoadedCsv, config: &ModelConfig) -> Result<(Vec<Event>, DatasetStats), CsvError> {
     let expected = "start,end,x,y,radius,channel,magnitude";
     let col = |name| Field::required(&file, name, expected);
     let starts = col("start")?.whole_in(0, i64::MAX, "a frame number")?;

@@ -78,7 +78,9 @@ fn the_window_shows_the_field_the_agents_and_the_overlay() {
         // event (frames 120..180, channel 0, the channel shown). The world in
         // a screenshot lags the overlay by a frame (seen here), so the event
         // must already have been active the frame before.
-        .args(["--agents", "4000", "--window-size", &format!("{WIDTH}x{HEIGHT}")])
+        // The default world (10,000 agents), which runs from the built-in
+        // scenario files: the dataset panel must list them.
+        .args(["--window-size", &format!("{WIDTH}x{HEIGHT}")])
         // A low z threshold flags many agents, to see them drawn in magenta.
         .args(["--steps-per-frame", "16", "--exit-after", "10", "--z-threshold", "1.5", "--screenshot"])
         .arg(&shot)
@@ -88,6 +90,12 @@ fn the_window_shows_the_field_the_agents_and_the_overlay() {
         .expect("xvfb-run starts");
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "desktop app failed ({}):\n{log}", output.status);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed
+            .contains("datasets in the overlay: agents.csv (built in) (10000 rows), events.csv (built in) (3333 rows)"),
+        "{printed}"
+    );
     let picture = Picture::read(&shot);
     assert_eq!((picture.width, picture.height), (WIDTH, HEIGHT));
 

@@ -175,3 +175,54 @@ fn a_bad_scenario_file_exits_non_zero_with_the_place_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3:1", path.display())) && !err.contains("panicked"), "{err}");
 }
+
+/// The built-in default scenario is SPEC's default world exactly: every
+/// agent as SPEC 1 spawns it and every default event of the first
+/// 1,000,000 frames, bit for bit, so its dump equals the generated
+/// world's on 1 and 2 threads.
+#[test]
+fn the_built_in_default_scenario_is_the_default_world() {
+    use genesis::bench::{self, BenchOptions};
+    use genesis::scenario::{DEFAULT_AGENTS, DEFAULT_EVENT_FRAMES, embedded_default};
+    use genesis::sim::EventSchedule;
+    use genesis::sim::agents::generated_agent;
+    use genesis::sim::environment::default_event;
+
+    let mut built_in = Scenario::default();
+    assert!(embedded_default(&mut built_in).unwrap());
+    let config = config();
+    let Population::Listed(agents) = &built_in.population else { panic!("agents not loaded") };
+    assert_eq!(agents.len(), DEFAULT_AGENTS as usize);
+    for a in agents {
+        let g = generated_agent(&config, a.id);
+        assert_eq!((a.x.to_bits(), a.y.to_bits()), (g.x.to_bits(), g.y.to_bits()), "agent {}", a.id);
+        assert_eq!(a.heading.map(f32::to_bits), g.heading.map(f32::to_bits), "agent {}", a.id);
+    }
+    let EventSchedule::Listed(events) = &built_in.events else { panic!("events not loaded") };
+    let expected: Vec<_> =
+        (0..).map(|k| default_event(&config, k)).take_while(|e| e.start < DEFAULT_EVENT_FRAMES).collect();
+    assert_eq!(events.len(), expected.len());
+    for (e, d) in events.iter().zip(&expected) {
+        assert_eq!(format!("{e:?}"), format!("{d:?}"));
+        assert_eq!((e.x.to_bits(), e.y.to_bits()), (d.x.to_bits(), d.y.to_bits()));
+    }
+    let names: Vec<String> = built_in.datasets.iter().map(|d| d.path.display().to_string()).collect();
+    assert_eq!(names, ["agents.csv (built in)", "events.csv (built in)"]);
+    assert_eq!(built_in.datasets[0].rows, 10_000);
+
+    // Not the default world: nothing is loaded.
+    let mut other = Scenario { config: ModelConfig { seed: 7, ..config.clone() }, ..Scenario::default() };
+    assert!(!embedded_default(&mut other).unwrap());
+    assert!(matches!(other.population, Population::Generated(10_000)));
+
+    for threads in [1, 2] {
+        let dump = |scenario: Scenario, name: &str| {
+            let path = write(name, b"");
+            let options = BenchOptions { dump: Some(path.clone()), ..BenchOptions::new(scenario, 200, 20, threads) };
+            bench::run(&options).unwrap();
+            std::fs::read(path).unwrap()
+        };
+        let generated = dump(Scenario::default(), "generated-dump.csv");
+        assert_eq!(dump(built_in.clone(), "built-in-dump.csv"), generated, "{threads} threads");
+    }
+}

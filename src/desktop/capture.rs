@@ -10,7 +10,7 @@ use std::time::Instant;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
-use crate::sim::SimClock;
+use crate::sim::{LoadedDatasets, SimClock};
 
 /// Closes the app after `frames` rendered frames, saving a screenshot first
 /// when asked.
@@ -68,6 +68,7 @@ fn capture_and_exit(
     mut commands: Commands,
     mut capture: ResMut<Capture>,
     clock: Res<SimClock>,
+    datasets: Res<LoadedDatasets>,
     mut exit: MessageWriter<AppExit>,
 ) {
     capture.rendered += 1;
@@ -76,6 +77,15 @@ fn capture_and_exit(
     }
     if capture.rendered < capture.frames {
         return;
+    }
+    if capture.requested_at.is_none() {
+        // What the overlay's dataset panel lists, for tests and logs.
+        let listed: Vec<String> =
+            datasets.0.iter().map(|d| format!("{} ({} rows)", d.path.display(), d.rows)).collect();
+        println!(
+            "genesis: datasets in the overlay: {}",
+            if listed.is_empty() { "none".into() } else { listed.join(", ") }
+        );
     }
     let Some(path) = capture.path.clone() else {
         println!("{}", capture.report(&clock));

@@ -12,7 +12,7 @@ use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 
 use super::{Selection, ViewSettings};
-use crate::scenario::ScenarioFiles;
+use crate::scenario::{ScenarioFiles, embedded_default, without_built_in};
 use crate::sim::{ModelConfig, Population, Scenario, SimControl, advance_simulation, restart, run_frames};
 
 pub(super) fn plugin(app: &mut App) {
@@ -69,6 +69,7 @@ pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<Cur
         let weights = current.scenario.weights.clone();
         let mut scenario = Scenario { config: config.clone(), population, weights, ..Scenario::default() };
         files.load_into(&mut scenario).map_err(|e| e.to_string())?;
+        embedded_default(&mut scenario).map_err(|e| e.to_string())?;
         Ok(CurrentScenario { scenario, files })
     };
     match restart {
@@ -76,8 +77,12 @@ pub fn next_scenario(current: &CurrentScenario, restart: &Restart) -> Result<Cur
         // Everything drawn from the seed (positions, noise, events, the
         // raster) is drawn again; files stay as they are.
         Restart::Seed(seed) => {
-            let scenario =
+            let mut scenario =
                 Scenario { config: ModelConfig { seed: *seed, ..config.clone() }, ..current.scenario.clone() };
+            // The built-in files hold seed 42's world: another seed draws
+            // its own (and seed 42 reads the files again).
+            without_built_in(&mut scenario);
+            embedded_default(&mut scenario).map_err(|e| e.to_string())?;
             Ok(CurrentScenario { scenario, files: current.files.clone() })
         }
         // Generated agents replace an agents file.
@@ -259,6 +264,28 @@ mod tests {
         assert_eq!(grown.scenario.population, Population::Generated(2500));
         assert_eq!(grown.scenario.config.seed, 7);
         assert!(next_scenario(&base, &Restart::Agents(0)).is_err());
+    }
+
+    /// The default world runs from the built-in files; another seed draws
+    /// its own world (the files hold seed 42's), and seed 42 or 10,000
+    /// agents again read the files again.
+    #[test]
+    fn a_restart_leaves_the_built_in_files_only_for_another_world() {
+        let mut built_in = Scenario::default();
+        assert!(embedded_default(&mut built_in).unwrap());
+        let base = CurrentScenario { scenario: built_in, files: ScenarioFiles::default() };
+        assert!(matches!(base.scenario.population, Population::Listed(_)));
+        let seeded = next_scenario(&base, &Restart::Seed(7)).unwrap();
+        assert_eq!(seeded.scenario.population, Population::Generated(10_000));
+        assert!(matches!(seeded.scenario.events, crate::sim::EventSchedule::Default));
+        assert!(seeded.scenario.datasets.is_empty());
+        let back = next_scenario(&seeded, &Restart::Seed(42)).unwrap();
+        assert!(matches!(back.scenario.population, Population::Listed(_)));
+        assert_eq!(back.scenario.datasets.len(), 2);
+        let fewer = next_scenario(&back, &Restart::Agents(500)).unwrap();
+        assert_eq!(fewer.scenario.population, Population::Generated(500));
+        assert!(fewer.scenario.datasets.is_empty());
+        assert_eq!(next_scenario(&fewer, &Restart::Agents(10_000)).unwrap().scenario.datasets.len(), 2);
     }
 
     #[test]
