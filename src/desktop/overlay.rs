@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::annotations::SelectedNeighbours;
 use super::controls::{CurrentScenario, MAX_STEPS, Requests, Restart, SHORTCUTS, ScenarioMessage};
@@ -36,6 +37,9 @@ pub const PANEL_WIDTH: f32 = 360.0;
 
 /// Render frames kept for the plots.
 const PLOT_FRAMES: usize = 300;
+
+/// Height of a plot, axes included, in logical pixels.
+const PLOT_HEIGHT: f32 = 150.0;
 
 pub(super) fn plugin(app: &mut App) {
     app.insert_resource(OverlayHistory::new(PLOT_FRAMES))
@@ -233,40 +237,50 @@ const STAGE_COLOURS: [egui::Color32; 6] = [
 ];
 const ANOMALY_COLOUR: egui::Color32 = egui::Color32::from_rgb(255, 40, 160);
 
-/// A line plot of several series sharing one y axis from 0 to their
-/// maximum, painted straight into the panel (one segment per sample pair).
-fn plot(ui: &mut egui::Ui, series: &[(&SampleRing, egui::Color32)], scale: f64, unit: &str) {
-    let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), 70.0), egui::Sense::hover());
-    let rect = response.rect;
-    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(24));
-    let max = series.iter().filter_map(|(ring, _)| ring.max()).max().unwrap_or(0).max(1) as f64 * scale;
-    for (ring, colour) in series {
-        let n = ring.len();
-        if n < 2 {
-            continue;
-        }
-        let point = |i: usize, v: u64| {
-            let x = rect.left() + rect.width() * i as f32 / (PLOT_FRAMES - 1) as f32;
-            let y = rect.bottom() - rect.height() * (v as f64 * scale / max) as f32;
-            egui::pos2(x, y)
-        };
-        let offset = PLOT_FRAMES.saturating_sub(n);
-        let mut previous = None;
-        for (i, v) in ring.iter().enumerate() {
-            let p = point(offset + i, v);
-            if let Some(q) = previous {
-                painter.line_segment([q, p], egui::Stroke::new(1.0, *colour));
+/// A time plot of `series` (name, samples, colour) over the last
+/// [`PLOT_FRAMES`] rendered frames: x is rendered frames before the latest
+/// (0), y the value times `scale` in `unit`, a legend naming each series
+/// (click an entry to hide it), and `marks` drawn as horizontal reference
+/// lines (p50 dashed, p99 dotted). Values are read off by hovering.
+fn plot(
+    ui: &mut egui::Ui,
+    id: &str,
+    series: &[(&str, &SampleRing, egui::Color32)],
+    scale: f64,
+    unit: &str,
+    marks: &[(String, f64, egui::Color32, LineStyle)],
+) {
+    let height = PLOT_HEIGHT + 14.0 * (series.len() + marks.len()).saturating_sub(2) as f32;
+    Plot::new(id)
+        .height(height)
+        .legend(
+            Legend::default()
+                .position(Corner::LeftTop)
+                .background_alpha(0.6)
+                .follow_insertion_order(true)
+                .text_style(egui::TextStyle::Small),
+        )
+        .x_axis_label("rendered frames ago")
+        .y_axis_label(unit)
+        .include_x(-(PLOT_FRAMES as f64 - 1.0))
+        .include_x(0.0)
+        .include_y(0.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .y_axis_min_width(36.0)
+        .show(ui, |plot| {
+            for (name, ring, colour) in series {
+                let n = ring.len() as f64;
+                let points: PlotPoints =
+                    ring.iter().enumerate().map(|(i, v)| [i as f64 - (n - 1.0), v as f64 * scale]).collect();
+                plot.line(Line::new(*name, points).color(*colour).width(1.2));
             }
-            previous = Some(p);
-        }
-    }
-    painter.text(
-        rect.left_top() + egui::vec2(4.0, 2.0),
-        egui::Align2::LEFT_TOP,
-        format!("max {max:.1} {unit}"),
-        egui::FontId::monospace(10.0),
-        egui::Color32::from_gray(200),
-    );
+            for (name, y, colour, style) in marks {
+                plot.hline(HLine::new(name.clone(), *y).color(*colour).style(*style).width(1.0));
+            }
+        });
 }
 
 /// The simulation's state as the overlay reads it.
@@ -319,11 +333,18 @@ fn draw_overlay(
         input.form.fill_from(&sim.current);
     }
     let ctx = contexts.ctx_mut()?;
-    let size = egui::vec2(PANEL_WIDTH - 14.0, window.height() - 40.0);
+    // Anchored top left, full height; drag its right edge to widen it (the
+    // plots and tables follow), or collapse it from its title bar.
+    let height = window.height() - 40.0;
     egui::Window::new("Genesis")
-        .fixed_rect(egui::Rect::from_min_size(egui::pos2(0.0, 0.0), size))
-        .collapsible(false)
-        .resizable(false)
+        .anchor(egui::Align2::LEFT_TOP, [0.0, 0.0])
+        .default_width(PANEL_WIDTH - 14.0)
+        .min_width(260.0)
+        .max_width((window.width() * 0.8).max(260.0))
+        .min_height(height)
+        .max_height(height)
+        .collapsible(true)
+        .resizable([true, false])
         .scroll([false, true])
         .show(ctx, |ui| {
             ui.spacing_mut().item_spacing.y = 3.0;
@@ -352,21 +373,22 @@ fn draw_overlay(
 /// Simulation and render rates, frame, steps, pipeline capacity.
 fn rates(ui: &mut egui::Ui, sim: &SimView, control: &SimControl, history: &mut OverlayHistory) {
     let mut text = String::new();
+    // Numbers in fixed-width fields, so the lines do not jitter as they change.
     let _ = write!(
         text,
-        "simulation {:.0} Hz  ·  render {:.1} FPS\nframe {}  ·  {} step{}/rendered frame{}",
+        "simulation {:>7.0} Hz  render {:>5.1} FPS\nframe {:>11}  {:>4} step{}/render{}",
         history.sim_rate.rate,
         history.render_rate.rate,
         group_digits(sim.clock.frame),
         control.steps_per_update,
         if control.steps_per_update == 1 { "" } else { "s" },
-        if control.paused { "  ·  PAUSED" } else { "" },
+        if control.paused { "  PAUSED" } else { "" },
     );
     if let Some((p50, _)) = latency_us(&sim.timings.frame, &mut history.scratch) {
-        let _ = write!(text, "\npipeline capacity {:.0} Hz (1 / p50 frame)", 1e6 / p50.max(1e-3));
+        let _ = write!(text, "\ncapacity   {:>7.0} Hz  (1 / p50 frame)", 1e6 / p50.max(1e-3));
     }
-    ui.label(egui::RichText::new(text).strong());
-    ui.label(egui::RichText::new(crate::machine::Machine::this().line()).small().weak());
+    ui.label(egui::RichText::new(text).monospace().strong());
+    ui.label(egui::RichText::new(crate::machine::Machine::this().line()).small());
 }
 
 /// Each stage's p50/p99 as a table, and the last frames as a plot.
@@ -392,28 +414,31 @@ fn latency(ui: &mut egui::Ui, sim: &SimView, history: &mut OverlayHistory) {
             ui.end_row();
         }
     });
-    let mut series: [(&SampleRing, egui::Color32); 7] = [(&history.frame_ns, egui::Color32::WHITE); 7];
-    for s in Stage::ALL {
-        series[s as usize] = (&history.stage_ns[s as usize], STAGE_COLOURS[s as usize]);
-    }
-    plot(ui, &series, 1e-3, "µs");
+    let mut series: Vec<(&str, &SampleRing, egui::Color32)> =
+        Stage::ALL.iter().map(|&s| (s.name(), &history.stage_ns[s as usize], STAGE_COLOURS[s as usize])).collect();
+    series.push(("frame", &history.frame_ns, egui::Color32::WHITE));
+    let marks = match latency_us(&sim.timings.frame, &mut history.scratch) {
+        Some((p50, p99)) => vec![
+            (format!("frame p50 {p50:.0} µs"), p50, egui::Color32::LIGHT_GRAY, LineStyle::dashed_loose()),
+            (format!("frame p99 {p99:.0} µs"), p99, egui::Color32::LIGHT_RED, LineStyle::dotted_dense()),
+        ],
+        None => Vec::new(),
+    };
+    plot(ui, "latency-plot", &series, 1e-3, "µs per simulated frame", &marks);
 }
 
 /// Anomaly counts, the detection score, anomalies over time, the legend.
 fn awareness(ui: &mut egui::Ui, sim: &SimView, history: &OverlayHistory) {
-    ui.label(format!(
-        "{} agents  ·  anomalies {} this frame, {} in all",
+    let recall = sim.score.recall().map_or_else(|| "—".to_string(), |r| format!("{:.1}%", 100.0 * r));
+    ui.monospace(format!(
+        "agents                  {:>11}\nanomalies, this frame   {:>11}\nanomalies, in all       {:>11}\nrecall {recall:>7} of {:>9} witnesses\nfalse alarms /1k agent-frames {:>6.3}",
         group_digits(sim.current.scenario.population.len() as u64),
         group_digits(sim.anomalies.this_frame),
-        group_digits(sim.anomalies.total)
-    ));
-    let recall = sim.score.recall().map_or_else(|| "—".to_string(), |r| format!("{:.1}%", 100.0 * r));
-    ui.label(format!(
-        "recall {recall} of {} witnesses  ·  {:.3} false alarms / 1,000 agent-frames",
+        group_digits(sim.anomalies.total),
         group_digits(sim.score.witnesses),
         sim.score.false_alarms_per_1000()
     ));
-    plot(ui, &[(&history.anomalies, ANOMALY_COLOUR)], 1.0, "anomalies");
+    plot(ui, "anomaly-plot", &[("anomalies", &history.anomalies, ANOMALY_COLOUR)], 1.0, "agents flagged", &[]);
     let colour = |c: [f32; 3]| {
         let [r, g, b] = c.map(|v| (v * 255.0).round() as u8);
         egui::Color32::from_rgb(r, g, b)
