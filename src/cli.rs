@@ -235,7 +235,7 @@ impl SweepArgs {
         if let Some(shard) = self.shard {
             runs = shard.select(&runs);
         }
-        let jobs = if self.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.jobs };
+        let jobs = sweep::jobs_or_cores(self.jobs);
         sweep::check_memory(&runs, jobs)?;
         let (frames, warmup) = self.length.frames_and_warmup()?;
         Ok(sweep::SweepOptions {

@@ -287,6 +287,12 @@ pub fn plan(axes: &[Vec<Value>; PARAMETERS.len()], weights: Option<&Path>) -> Re
     Ok(runs)
 }
 
+/// `--jobs` as given, 0 meaning one per core (the command line's and
+/// Python's default).
+pub fn jobs_or_cores(jobs: usize) -> usize {
+    if jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { jobs }
+}
+
 /// Checks that `jobs` runs at a time fit in the memory available: the
 /// `jobs` biggest runs together, as can happen ([`crate::machine`]).
 pub fn check_memory(runs: &[Run], jobs: usize) -> Result<(), String> {
@@ -425,9 +431,17 @@ pub fn row(run: &Run, frames: u64, r: &BenchReport) -> String {
 }
 
 /// A sweep file's complete rows: the header checked, a row cut short by a
-/// crash (no line end) left out. Returns the rows (with their line ends)
-/// and the length of the complete part.
-fn read_rows(path: &Path) -> Result<(Vec<String>, usize), String> {
+/// crash (no line end) left out.
+struct Rows {
+    /// With their line ends.
+    rows: Vec<String>,
+    /// The length of the complete part.
+    complete: usize,
+    /// Whether a row was cut short (bytes past `complete`).
+    torn: bool,
+}
+
+fn read_rows(path: &Path) -> Result<Rows, String> {
     let name = path.display();
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
@@ -451,7 +465,7 @@ fn read_rows(path: &Path) -> Result<(Vec<String>, usize), String> {
         }
         Some(_) => return Err(format!("{name}:1: not a genesis sweep file (its header differs)")),
     }
-    Ok((rows, complete))
+    Ok(Rows { rows, complete, torn: bytes.len() > complete })
 }
 
 /// The run key of an output row: its parameter columns.
@@ -476,7 +490,7 @@ impl Output {
         let name = path.display();
         let mut keys = HashSet::new();
         if path.exists() {
-            let (rows, complete) = read_rows(path)?;
+            let Rows { rows, complete, .. } = read_rows(path)?;
             keys.extend(rows.iter().map(|r| key_of(r).to_string()));
             let file = OpenOptions::new().write(true).open(path).map_err(|e| format!("cannot open {name}: {e}"))?;
             file.set_len(complete as u64).map_err(|e| format!("cannot truncate {name}: {e}"))?;
@@ -670,7 +684,7 @@ pub fn run(options: &SweepOptions) -> Result<Outcome, String> {
 /// the order of `runs` (not the order they finished in): what Python's
 /// `sweep` returns.
 pub fn rows(path: &Path, runs: &[String]) -> Result<String, String> {
-    let (found, _) = read_rows(path)?;
+    let found = read_rows(path)?.rows;
     let by_key: HashMap<&str, &String> = found.iter().map(|r| (key_of(r), r)).collect();
     let mut text = format!("{}\n", header());
     for key in runs {
@@ -720,8 +734,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged, String> {
     let mut runs: HashMap<String, (String, usize, usize)> = HashMap::new();
     let mut frames: Option<(String, usize, usize)> = None;
     for (f, path) in sources.iter().enumerate() {
-        let (rows, complete) = read_rows(path)?;
-        if std::fs::metadata(path).map_or(0, |m| m.len()) as usize > complete {
+        let Rows { rows, torn, .. } = read_rows(path)?;
+        if torn {
             merged.torn.push(path.clone());
         }
         let place = |file: usize, line: usize| format!("{}:{line}", sources[file].display());

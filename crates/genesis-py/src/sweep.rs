@@ -214,7 +214,7 @@ pub fn sweep_local(
     progress: bool,
 ) -> PyResult<(usize, Vec<(String, String)>)> {
     let runs = keys.iter().map(|k| Run::from_key(k)).collect::<Result<Vec<_>, _>>().map_err(value_error)?;
-    let jobs = if jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { jobs };
+    let jobs = sweep::jobs_or_cores(jobs);
     sweep::check_memory(&runs, jobs).map_err(PyMemoryError::new_err)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let options = SweepOptions {
