@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("genesis/split_only", |b| {
         b.iter(|| {
-            let mut records = Records::new(&data, 0, data.len());
+            let mut records = Records::new(&data, 0, data.len(), genesis::csv::split::Syntax::default());
             let (mut n, mut fields) = (0usize, 0usize);
             while let Some(f) = records.read_record(|_, _| Ok(())).unwrap() {
                 n += 1;

@@ -2,7 +2,7 @@
 //! [`Scenario`] and options struct, and hands them to the module that does
 //! the work. Invalid values get a message naming the option and exit code 2.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -294,8 +294,50 @@ pub struct GenArgs {
 /// Options of `genesis parse`.
 #[derive(Args, Debug, Clone)]
 pub struct ParseArgs {
-    /// The CSV file (RFC 4180, header row first).
+    /// The CSV file; `-` reads standard input. Its dialect (delimiter,
+    /// quote, escape, line end, header, lines before the table, encoding)
+    /// is detected unless forced by the options below.
     pub file: PathBuf,
+    /// Field delimiter: a character, or tab, space (default: detected
+    /// among , ; tab | space).
+    #[arg(long, value_parser = csv::dialect::parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Quote character, or `none` (default: detected among " ' none).
+    #[arg(long, value_parser = |s: &str| csv::dialect::parse_quote(s).map(MaybeByte))]
+    pub quote: Option<MaybeByte>,
+    /// How a quote is written inside quotes: `double` ("") or `backslash`
+    /// (\") (default: detected).
+    #[arg(long, value_parser = |s: &str| csv::dialect::parse_escape(s).map(MaybeByte))]
+    pub escape: Option<MaybeByte>,
+    /// The first row is data, not names: columns are column_1, column_2, ...
+    #[arg(long)]
+    pub no_header: bool,
+    /// The first row holds the column names (the default when detected).
+    #[arg(long, conflicts_with = "no_header")]
+    pub header: bool,
+    /// Lines to skip before the header (a title, notes) (default: detected).
+    #[arg(long, value_name = "N")]
+    pub skip_rows: Option<usize>,
+    /// Text encoding: utf-8, windows-1252 or latin-1 (default: UTF-8, else
+    /// Windows-1252, converted to UTF-8).
+    #[arg(long, value_parser = str::parse::<csv::Encoding>)]
+    pub encoding: Option<csv::Encoding>,
+    /// Line ends: lf (also CRLF) or cr (default: detected).
+    #[arg(long, value_parser = str::parse::<csv::dialect::LineEnd>)]
+    pub line_end: Option<csv::dialect::LineEnd>,
+    /// Rows with another number of fields than the header: `pad` fills
+    /// short rows with missing values and drops the extra fields of long
+    /// ones (as pandas and polars pad short rows), `skip` leaves them out,
+    /// `error` stops at the first. Each is counted in the report.
+    #[arg(long, default_value = "pad", value_parser = str::parse::<csv::BadRows>)]
+    pub bad_rows: csv::BadRows,
+    /// Write every such row to FILE as CSV: line, column, reason, raw line.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Write the table as read to FILE: RFC 4180 (comma, quotes only where
+    /// needed, LF, UTF-8, a header row); `-` writes to standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Also write the statistics as JSON to OUT.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
@@ -547,9 +589,60 @@ fn bench_command(args: &BenchArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A quote or escape byte, or none (`--quote none`, `--escape double`).
+#[derive(Clone, Copy, Debug)]
+pub struct MaybeByte(pub Option<u8>);
+
+impl ParseArgs {
+    /// The parse options these arguments ask for.
+    pub fn options(&self) -> Result<csv::ParseOptions, String> {
+        let dialect = csv::DialectOptions {
+            delimiter: self.delimiter,
+            quote: self.quote.map(|q| q.0),
+            escape: self.escape.map(|e| e.0),
+            header: if self.no_header {
+                Some(false)
+            } else if self.header {
+                Some(true)
+            } else {
+                None
+            },
+            skip_lines: self.skip_rows,
+            encoding: self.encoding,
+            line_end: self.line_end,
+        };
+        dialect.validate()?;
+        Ok(csv::ParseOptions {
+            dialect,
+            bad_rows: self.bad_rows,
+            keep_rejects: self.rejects.is_some(),
+            ..csv::ParseOptions::default()
+        })
+    }
+}
+
+/// Creates `path` (`-`: standard output) and writes into it.
+fn write_to(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), String> {
+    let result = if path == Path::new("-") {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        write(&mut out).and_then(|_| std::io::Write::flush(&mut out))
+    } else {
+        std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            write(&mut out).and_then(|_| std::io::Write::flush(&mut out))
+        })
+    };
+    result.map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
+    let options = args.options().map_err(Failure::Usage)?;
+    if args.file == Path::new("-") && args.repeat > 1 {
+        return Err(Failure::Usage("--repeat needs a file: standard input can be read once".into()));
+    }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| e.to_string())?;
-    let read = || pool.install(|| csv::read_file(&args.file, csv::ParseOptions::default())).map_err(|e| e.to_string());
+    let read = || pool.install(|| csv::read_file(&args.file, options)).map_err(|e| e.to_string());
     let mut loaded = read()?;
     let mut times = vec![loaded.parse_seconds];
     for _ in 1..args.repeat {
@@ -559,8 +652,34 @@ fn parse_command(args: &ParseArgs) -> Result<(), Failure> {
     }
     let stats = pool.install(|| csv::DatasetStats::of(&loaded)).with_times(&times);
     let machine = crate::machine::Machine::this();
-    print!("{}", stats.summary());
-    println!("  machine    {}, {} parse threads", machine.line(), pool.current_num_threads());
+    if let Some(out) = &args.out {
+        let started = std::time::Instant::now();
+        pool.install(|| write_to(out, |w| csv::write::write_table(&loaded.table, w)))?;
+        if out != Path::new("-") {
+            let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "genesis parse: wrote {} ({bytes} bytes) in {seconds:.4} s: {:.1} MB/s",
+                out.display(),
+                bytes as f64 / 1e6 / seconds.max(1e-9)
+            );
+        }
+    }
+    if let Some(path) = &args.rejects {
+        let damage = &loaded.table.damage;
+        write_to(path, |w| csv::write::write_rejects(&damage.rejects, loaded.table.columns.len(), w))?;
+    }
+    // With the table on standard output, the report goes to standard error.
+    let report =
+        format!("{}  machine    {}, {} parse threads\n", stats.summary(), machine.line(), pool.current_num_threads());
+    if args.out.as_deref() == Some(Path::new("-")) {
+        eprint!("{report}");
+    } else {
+        print!("{report}");
+    }
+    if stats.bad_rows() > 0 && args.rejects.is_none() {
+        eprintln!("genesis parse: {} row(s) did not fit the header; --rejects FILE lists them", stats.bad_rows());
+    }
     if let Some(out) = &args.json {
         let mut json = stats.to_json();
         json["machine"] = machine.to_json();

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::csv::table::{parse_float, parse_integer};
-use crate::csv::{Column, CsvError, DatasetStats, LoadedCsv, ParseOptions, Values, read_file};
+use crate::csv::{BadRows, Column, CsvError, DatasetStats, LoadedCsv, ParseOptions, Values, read_file};
 use crate::sim::{AgentSpec, Event, EventSchedule, ModelConfig, Population, Scenario, sensing::SensorTrace};
 
 /// The scenario files of one simulation, any of them optional.
@@ -91,8 +91,11 @@ pub fn embedded_default(scenario: &mut Scenario) -> Result<bool, CsvError> {
     let parse = |name: &str, bytes: &[u8]| -> Result<LoadedCsv, CsvError> {
         let started = std::time::Instant::now();
         let path = PathBuf::from(format!("{name} (built in)"));
-        let table = crate::csv::parse(bytes, ParseOptions { keep_offsets: true, ..ParseOptions::default() })
-            .map_err(|e| e.in_file(&path))?;
+        let table = crate::csv::parse(
+            bytes,
+            ParseOptions { keep_offsets: true, bad_rows: BadRows::Error, ..ParseOptions::default() },
+        )
+        .map_err(|e| e.in_file(&path))?;
         Ok(LoadedCsv { path, table, bytes: bytes.len(), parse_seconds: started.elapsed().as_secs_f64() })
     };
     let (agents, agent_stats) = agents_from(parse("agents.csv", DEFAULT_AGENTS_CSV)?, &scenario.config)?;
@@ -120,7 +123,7 @@ pub fn without_built_in(scenario: &mut Scenario) {
 
 /// Reads `path` keeping field offsets, so later checks can name the line.
 fn load(path: &Path) -> Result<LoadedCsv, CsvError> {
-    read_file(path, ParseOptions { keep_offsets: true, ..ParseOptions::default() })
+    read_file(path, ParseOptions { keep_offsets: true, bad_rows: BadRows::Error, ..ParseOptions::default() })
 }
 
 /// A checked column of a scenario file.

@@ -256,14 +256,15 @@ fn a_file_parsed_repeatedly_reports_its_statistics_and_the_fastest_parse() {
 #[test]
 fn parse_refuses_a_bad_repeat_count_and_names_the_place_of_bad_input() {
     let path = temp("bad.csv");
-    std::fs::write(&path, "a,b\n1,\"2\n").unwrap();
+    // Quoted fields that hold delimiters: detection keeps `"` as the quote.
+    std::fs::write(&path, "a,b\n\"x, y\",1\n\"z, w\",2\n1,\"2\n").unwrap();
     let out = genesis(&["parse", path.to_str().unwrap(), "--repeat", "0"]);
     assert_eq!(out.status.code(), Some(2));
     let out = genesis(&["parse", path.to_str().unwrap(), "--repeat", "2"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    // Line 2, field 2, where the quote opens.
-    assert!(err.contains(&format!("{}:2:2", path.display())) && !err.contains("panicked"), "{err}");
+    // Line 4, field 2, where the quote opens.
+    assert!(err.contains(&format!("{}:4:2", path.display())) && !err.contains("panicked"), "{err}");
 }
 
 /// `--weights` reaches every run of a sweep as it reaches `bench`, and a

@@ -20,7 +20,7 @@ fn text(values: &Values) -> Vec<&str> {
 #[test]
 fn quotes_and_embedded_newlines() {
     for chunk_size in [1, 7, 1 << 20] {
-        let t = read_file(&file("quotes_and_newlines.csv"), ParseOptions { chunk_size, keep_offsets: false })
+        let t = read_file(&file("quotes_and_newlines.csv"), ParseOptions { chunk_size, ..ParseOptions::default() })
             .unwrap()
             .table;
         assert_eq!(t.rows, 3);

@@ -1,8 +1,11 @@
 //! Differential tests: random RFC 4180 CSV (quotes, commas, newlines, CRLF,
 //! empty fields, UTF-8) parsed by Genesis and by the `csv` crate, which must
 //! agree field for field, sequentially and with tiny parallel chunks whose
-//! boundaries fall inside quoted fields.
+//! boundaries fall inside quoted fields. The same for random dialects
+//! (delimiter, quote, escape, line end) with stray quotes and ragged rows,
+//! where the chunks' starts are guesses that must be caught when wrong.
 
+use genesis::csv::dialect::LineEnd;
 use genesis::csv::{ColumnType, ParseOptions, Values, parse};
 use proptest::prelude::*;
 
@@ -138,7 +141,7 @@ fn oracle(text: &str) -> Vec<Vec<String>> {
 
 /// Genesis's table back as strings (numbers printed back as parsed).
 fn ours(text: &str, chunk_size: usize) -> Vec<Vec<String>> {
-    let table = parse(text.as_bytes(), ParseOptions { chunk_size, keep_offsets: false }).unwrap();
+    let table = parse(text.as_bytes(), ParseOptions { chunk_size, ..ParseOptions::rfc4180() }).unwrap();
     (0..table.rows)
         .map(|r| {
             table
@@ -162,7 +165,7 @@ fn ours(text: &str, chunk_size: usize) -> Vec<Vec<String>> {
 /// The oracle's fields, normalised as Genesis types them: a field that is
 /// a number in a numeric column reads back in Rust's number formatting.
 fn normalise(rows: Vec<Vec<String>>, text: &str) -> Vec<Vec<String>> {
-    let table = parse(text.as_bytes(), ParseOptions::default()).unwrap();
+    let table = parse(text.as_bytes(), ParseOptions::rfc4180()).unwrap();
     rows.into_iter()
         .map(|row| {
             row.into_iter()
@@ -216,7 +219,7 @@ proptest! {
         for (i, f) in &values {
             text.push_str(&format!("{i},{f}\n"));
         }
-        let table = parse(text.as_bytes(), ParseOptions { chunk_size, keep_offsets: false }).unwrap();
+        let table = parse(text.as_bytes(), ParseOptions { chunk_size, ..ParseOptions::rfc4180() }).unwrap();
         prop_assert_eq!(&table.columns[0].values, &Values::Integer(values.iter().map(|v| v.0 as i64).collect()));
         let floats: Vec<f64> = values.iter().map(|v| v.1).collect();
         match &table.columns[1].values {
@@ -242,8 +245,209 @@ proptest! {
         ], 0..80),
         chunk_size in 1usize..12,
     ) {
-        let whole = parse(&bytes, ParseOptions { chunk_size: usize::MAX / 4, keep_offsets: true });
-        let chunked = parse(&bytes, ParseOptions { chunk_size, keep_offsets: true });
-        prop_assert_eq!(whole, chunked);
+        for options in [ParseOptions::rfc4180(), ParseOptions::default()] {
+            let whole = parse(&bytes, ParseOptions { chunk_size: usize::MAX / 4, keep_offsets: true, ..options });
+            let chunked = parse(&bytes, ParseOptions { chunk_size, keep_offsets: true, ..options });
+            prop_assert_eq!(whole, chunked);
+        }
+    }
+}
+
+/// A dialect, and how a table is written in it.
+#[derive(Debug, Clone)]
+struct DialectCase {
+    delimiter: u8,
+    quote: u8,
+    /// Backslash escapes instead of doubled quotes.
+    backslash: bool,
+    /// `"\n"`, `"\r\n"` or `"\r"`.
+    eol: &'static str,
+    header: Vec<String>,
+    /// Each field, and whether a stray quote goes inside it (when it is
+    /// written unquoted).
+    rows: Vec<Vec<(String, bool)>>,
+    final_newline: bool,
+}
+
+fn dialect_field() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just('a'),
+            Just(','),
+            Just(';'),
+            Just('\t'),
+            Just('|'),
+            Just('"'),
+            Just('\''),
+            Just('\\'),
+            Just('\n'),
+            Just('\r'),
+            Just(' '),
+            Just('é'),
+            Just('7'),
+            Just('7'),
+        ],
+        0..5,
+    )
+    .prop_map(|c| c.into_iter().collect())
+}
+
+fn dialect_case() -> impl Strategy<Value = DialectCase> {
+    (
+        prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(b'|')],
+        prop_oneof![Just(b'"'), Just(b'\'')],
+        any::<bool>(),
+        prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
+        2usize..5,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(delimiter, quote, backslash, eol, width, final_newline)| {
+            // Rows of width - 1 to width + 1 fields: ragged now and then.
+            let row = prop_oneof![
+                8 => proptest::collection::vec((dialect_field(), proptest::bool::weighted(0.2)), width),
+                1 => proptest::collection::vec((dialect_field(), any::<bool>()), (width - 1)..=(width + 1)),
+            ];
+            proptest::collection::vec(row, 0..20).prop_map(move |rows| DialectCase {
+                delimiter,
+                quote,
+                backslash,
+                eol,
+                header: (0..width).map(|i| format!("c{i}")).collect(),
+                rows,
+                final_newline,
+            })
+        })
+}
+
+impl DialectCase {
+    fn encode(&self, (f, stray): &(String, bool)) -> String {
+        let (d, q) = (self.delimiter as char, self.quote as char);
+        let needs = f.contains([d, q, '\n', '\r']) || (self.backslash && f.contains('\\'));
+        if needs {
+            let inner: String = f
+                .chars()
+                .flat_map(|c| match c {
+                    c if c == q && self.backslash => vec!['\\', c],
+                    '\\' if self.backslash => vec!['\\', '\\'],
+                    c if c == q => vec![c, c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("{q}{inner}{q}")
+        } else if *stray && !f.is_empty() {
+            // A quote inside an unquoted field: data, read leniently.
+            let mut f = f.clone();
+            let at = f.char_indices().nth(1).map_or(f.len(), |(i, _)| i);
+            f.insert(at, q);
+            f
+        } else {
+            f.clone()
+        }
+    }
+
+    fn render(&self) -> String {
+        let d = (self.delimiter as char).to_string();
+        let mut lines = vec![self.header.join(&d)];
+        for row in &self.rows {
+            lines.push(row.iter().map(|f| self.encode(f)).collect::<Vec<_>>().join(&d));
+        }
+        let mut text = lines.join(self.eol);
+        if self.final_newline {
+            text.push_str(self.eol);
+        }
+        text
+    }
+
+    fn options(&self) -> ParseOptions {
+        ParseOptions {
+            dialect: genesis::csv::DialectOptions {
+                delimiter: Some(self.delimiter),
+                quote: Some(Some(self.quote)),
+                escape: Some(self.backslash.then_some(b'\\')),
+                line_end: Some(if self.eol == "\r" { LineEnd::Cr } else { LineEnd::Lf }),
+                ..genesis::csv::DialectOptions::rfc4180()
+            },
+            bad_rows: genesis::csv::BadRows::Pad,
+            ..ParseOptions::default()
+        }
+    }
+
+    /// What the `csv` crate reads, padded and cut to the header's width.
+    fn oracle(&self, text: &str) -> Vec<Vec<String>> {
+        let terminator = match self.eol {
+            "\r" => csv::Terminator::Any(b'\r'),
+            _ => csv::Terminator::CRLF,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .quote(self.quote)
+            .double_quote(!self.backslash)
+            .escape(self.backslash.then_some(b'\\'))
+            .terminator(terminator)
+            .from_reader(text.as_bytes());
+        let width = self.header.len();
+        reader
+            .records()
+            .map(|r| {
+                let mut row: Vec<String> = r.unwrap().iter().map(str::to_string).collect();
+                row.resize(width, String::new());
+                row
+            })
+            .collect()
+    }
+}
+
+/// Genesis's table back as strings, with `options`.
+fn ours_with(text: &str, options: ParseOptions) -> Vec<Vec<String>> {
+    let table = parse(text.as_bytes(), options).unwrap();
+    (0..table.rows)
+        .map(|r| {
+            table
+                .columns
+                .iter()
+                .map(|c| {
+                    if c.is_missing(r) {
+                        return String::new();
+                    }
+                    match &c.values {
+                        Values::Text(t) => t.get(r).to_string(),
+                        Values::Integer(v) => v[r].to_string(),
+                        Values::Float(v) => v[r].to_string(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    /// Random dialects, stray quotes and ragged rows (padded): the `csv`
+    /// crate told the true dialect is the oracle, sequentially and in
+    /// chunks down to one byte.
+    #[test]
+    fn dialects_agree_with_the_csv_crate(case in dialect_case(), chunk_size in 1usize..40) {
+        let text = case.render();
+        let options = case.options();
+        let table = parse(text.as_bytes(), options).unwrap();
+        let want: Vec<Vec<String>> = case
+            .oracle(&text)
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .zip(&table.columns)
+                    .map(|(f, c)| match c.column_type() {
+                        ColumnType::Integer if !f.is_empty() => f.trim().parse::<i64>().unwrap().to_string(),
+                        ColumnType::Float if !f.is_empty() => f.trim().parse::<f64>().unwrap().to_string(),
+                        _ => f,
+                    })
+                    .collect()
+            })
+            .collect();
+        prop_assert_eq!(&ours_with(&text, ParseOptions { chunk_size: 1 << 20, ..options }), &want, "sequential, input {:?}", text);
+        prop_assert_eq!(&ours_with(&text, ParseOptions { chunk_size, ..options }), &want, "chunks of {}, input {:?}", chunk_size, text);
     }
 }

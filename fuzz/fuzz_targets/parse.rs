@@ -6,8 +6,8 @@ use genesis::csv::{ParseOptions, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let sequential = parse(data, ParseOptions { chunk_size: usize::MAX / 4, keep_offsets: true });
-    let chunked = parse(data, ParseOptions { chunk_size: 3, keep_offsets: true });
+    let sequential = parse(data, ParseOptions { chunk_size: usize::MAX / 4, keep_offsets: true, ..ParseOptions::default() });
+    let chunked = parse(data, ParseOptions { chunk_size: 3, keep_offsets: true, ..ParseOptions::default() });
     match (sequential, chunked) {
         (Ok(a), Ok(b)) => assert_eq!(a, b),
         (Err(a), Err(b)) => assert_eq!(a, b),

@@ -19,8 +19,22 @@ class CsvError(ValueError):
     line: int | None
     column: int | None
 
-def read_csv(path: _Path, *, threads: int | None = None) -> Table:
-    """Parses a CSV file into typed columns, on all cores (see ``Table``)."""
+def read_csv(
+    path: _Path,
+    *,
+    threads: int | None = None,
+    delimiter: str | None = None,
+    quote: str | None = None,
+    escape: str | None = None,
+    header: bool | None = None,
+    skip_rows: int | None = None,
+    encoding: str | None = None,
+    line_end: str | None = None,
+    bad_rows: str = "pad",
+    rejects: _Path | None = None,
+) -> Table:
+    """Parses a CSV file into typed columns, on all cores (see ``Table``);
+    the dialect is detected unless forced."""
 
 class Table:
     """A parsed CSV file. Numeric columns are read-only NumPy arrays over
@@ -36,6 +50,9 @@ class Table:
     def rows(self) -> int: ...
     @property
     def path(self) -> str: ...
+    @property
+    def dialect(self) -> dict[str, Any]: ...
+    def to_csv(self, path: _Path) -> None: ...
     @property
     def parse_seconds(self) -> float: ...
     @property

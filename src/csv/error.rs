@@ -26,16 +26,36 @@ pub struct CsvError {
     pub column_name: Option<String>,
     /// What was wrong and what was expected.
     pub message: String,
+    /// The input is not UTF-8 there (a parse that detected the encoding
+    /// then reads it as Windows-1252).
+    pub invalid_utf8: bool,
 }
 
 impl CsvError {
     pub(crate) fn at(data: &[u8], byte: usize, column: usize, message: impl Into<String>) -> Self {
-        let line = 1 + memchr::memchr_iter(b'\n', &data[..byte.min(data.len())]).count() as u64;
-        Self { file: None, position: Some(Position { byte, line, column }), column_name: None, message: message.into() }
+        let before = &data[..byte.min(data.len())];
+        let mut line_ends = memchr::memchr_iter(b'\n', before).count();
+        if line_ends == 0 && memchr::memchr(b'\n', data).is_none() {
+            // Old Mac line ends: `\r` alone.
+            line_ends = memchr::memchr_iter(b'\r', before).count();
+        }
+        Self {
+            file: None,
+            position: Some(Position { byte, line: 1 + line_ends as u64, column }),
+            column_name: None,
+            message: message.into(),
+            invalid_utf8: false,
+        }
     }
 
     pub(crate) fn whole(message: impl Into<String>) -> Self {
-        Self { file: None, position: None, column_name: None, message: message.into() }
+        Self { file: None, position: None, column_name: None, message: message.into(), invalid_utf8: false }
+    }
+
+    /// The same error, marked as invalid UTF-8.
+    pub(crate) fn utf8_error(mut self) -> Self {
+        self.invalid_utf8 = true;
+        self
     }
 
     /// The same error, naming `file`.

@@ -77,7 +77,7 @@ struct Layout {
 /// rows with [`Lane::row`].)
 #[cfg(test)]
 pub fn plain_number(d: &[u8], p: usize, float: bool, last: bool) -> Option<(u64, usize)> {
-    let (parts, next, _) = scan_number(d, p, float, last)?;
+    let (parts, next, _) = scan_number(d, p, float, last, (b',', b'\n'))?;
     let bits = if float {
         let v = parts.m as f64 / POW10[parts.fraction];
         (if parts.negative { -v } else { v }).to_bits()
@@ -90,7 +90,7 @@ pub fn plain_number(d: &[u8], p: usize, float: bool, last: bool) -> Option<(u64,
 /// [`plain_number`]'s field, byte by byte, with its [`Layout`]; `None`
 /// also for `-0` as an integer (a float: the general reader decides).
 #[inline(always)]
-fn scan_number(d: &[u8], p: usize, float: bool, last: bool) -> Option<(Parts, usize, Layout)> {
+fn scan_number(d: &[u8], p: usize, float: bool, last: bool, ends: (u8, u8)) -> Option<(Parts, usize, Layout)> {
     let negative = d.get(p) == Some(&b'-');
     let start = p + negative as usize;
     let (mut m, mut p) = digits(d, start, 0);
@@ -111,9 +111,10 @@ fn scan_number(d: &[u8], p: usize, float: bool, last: bool) -> Option<(Parts, us
     if count == 0 || count > limit || (negative && m == 0 && !float) {
         return None;
     }
+    let (delimiter, newline) = ends;
     let (next, separator) = match d.get(p) {
-        Some(b',') if !last => (p + 1, Some(b',')),
-        Some(b'\n') if last => (p + 1, Some(b'\n')),
+        Some(&b) if b == delimiter && !last => (p + 1, Some(b)),
+        Some(&b) if b == newline && last => (p + 1, Some(b)),
         None if last => (p, None),
         _ => return None,
     };
@@ -253,14 +254,22 @@ pub struct Lane {
     scales: Vec<f64>,
     /// The last row read: `i64` or `f64` bits per column.
     bits: Vec<u64>,
+    /// The field delimiter and the record's line end byte.
+    ends: (u8, u8),
     /// Whole rows at once, where the processor can ([`avx512`]).
     #[cfg(target_arch = "x86_64")]
     rows: Option<avx512::WholeRows>,
 }
 
 impl Lane {
-    /// A lane for rows of `width` fields, all integer until [`Self::start`].
+    /// A lane for rows of `width` fields (`,` between them, `\n` after),
+    /// all integer until [`Self::start`].
     pub fn new(width: usize) -> Self {
+        Self::with_ends(width, b',', b'\n')
+    }
+
+    /// [`Self::new`] for another field delimiter or line end byte.
+    pub fn with_ends(width: usize, delimiter: u8, newline: u8) -> Self {
         Self {
             floats: vec![false; width],
             shapes: vec![Shape::default(); width],
@@ -268,6 +277,7 @@ impl Lane {
             signs: vec![0; width],
             scales: vec![1.0; width],
             bits: vec![0; width],
+            ends: (delimiter, newline),
             #[cfg(target_arch = "x86_64")]
             rows: avx512::WholeRows::where_available(),
         }
@@ -316,7 +326,7 @@ impl Lane {
                 // An integer `-0` is the general reader's to decide.
                 Some((parts, next)) if float || !parts.negative || parts.m != 0 => (parts, next),
                 _ => {
-                    let (parts, next, layout) = scan_number(d, p, float, i == last)?;
+                    let (parts, next, layout) = scan_number(d, p, float, i == last, self.ends)?;
                     *shape = Shape::of(parts, layout);
                     shaped = false;
                     (parts, next)

@@ -1,31 +1,76 @@
-//! The splitting core: records and fields of RFC 4180 CSV, over bytes.
+//! The splitting core: records and fields of delimited text, over bytes.
 //!
 //! It knows nothing of files, threads or types. A [`Records`] reader walks
 //! one slice of the input with a single `memchr3` iterator over the only
-//! bytes that matter (`,` `\n` `"`), so text between them is skipped at
-//! SIMD speed, and hands each field to a callback as a byte slice: borrowed
-//! from the input, or, for a quoted field with `""` escapes, from a scratch
-//! buffer reused for the whole input.
+//! bytes that matter (the delimiter, the line end and the quote), so text
+//! between them is skipped at SIMD speed, and hands each field to a
+//! callback as a byte slice: borrowed from the input, or, for a quoted
+//! field with escapes, from a scratch buffer reused for the whole input.
 //!
-//! Dialect (SPEC section 7), and where it is stricter than RFC 4180 allows
-//! readers to be:
-//! - fields end at `,`, records at `\n` or `\r\n` (a `\r` before `\n` is
-//!   dropped), the last record may lack its line end;
-//! - a field is quoted only if its first byte is `"`; inside, `""` is a
-//!   quote and `,` or line ends are data;
-//! - after a closing quote only `,`, a line end or the end of input may
-//!   follow, and a `"` inside an unquoted field is an error. Being strict
-//!   here is what lets the parallel parser find record starts from quote
-//!   parity alone (see [`super::table`]).
+//! The bytes come from a [`Syntax`] (RFC 4180's by default: `,` `"` and
+//! `\n`). Its rules are those of the `csv` crate and of Python's `csv`
+//! module, which read what spreadsheets and databases write:
+//! - fields end at the delimiter, records at the line end (`\n`, where a
+//!   `\r` before it is dropped, or a lone `\r`); the last record may lack
+//!   its line end;
+//! - a field is quoted only if its first byte is the quote; inside, a
+//!   doubled quote (or, with an escape byte, the escape and the next byte)
+//!   is data, and delimiters and line ends are data;
+//! - lenient where RFC 4180 is silent: a quote inside an unquoted field is
+//!   part of the field (`37°36'37.8"N`), and text after a closing quote up
+//!   to the next delimiter is appended to the field (`"a"b` is `ab`).
+//!
+//! Being lenient means a record start can no longer be told from quote
+//! parity alone: the parallel parser guesses and checks (see
+//! [`super::table`]). An unterminated quoted field stays an error: it
+//! swallows the rest of the input and is nearly always a cut-off file.
 
 use memchr::Memchr3;
 
 use super::error::CsvError;
 
+/// The bytes that shape records, as the splitter needs them (the detected
+/// or forced [`super::dialect::Dialect`] boils down to this).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syntax {
+    /// Between fields.
+    pub delimiter: u8,
+    /// Around a field that holds delimiters, line ends or quotes; `None`:
+    /// no quoting, every byte but the delimiter and line end is data.
+    pub quote: Option<u8>,
+    /// Inside quotes, makes the next byte data (`\"`); `None`: a quote is
+    /// written twice (`""`), as RFC 4180 has it.
+    pub escape: Option<u8>,
+    /// `b'\n'` (a `\r` before it is dropped, so CRLF too) or `b'\r'`.
+    pub newline: u8,
+}
+
+impl Default for Syntax {
+    fn default() -> Self {
+        Self { delimiter: b',', quote: Some(b'"'), escape: None, newline: b'\n' }
+    }
+}
+
+impl Syntax {
+    /// The quote byte, or the delimiter where there is none (a byte the
+    /// `memchr3` search already looks for, so it costs nothing).
+    fn quote_or_delimiter(&self) -> u8 {
+        self.quote.unwrap_or(self.delimiter)
+    }
+
+    /// Whether `bytes` holds no quote at all (always, without quoting).
+    pub fn quote_free(&self, bytes: &[u8]) -> bool {
+        self.quote.is_none_or(|q| memchr::memchr(q, bytes).is_none())
+    }
+}
+
 /// Whether `bytes` is only line ends (`\n` or `\r\n`, and a final lone
-/// `\r`, which the splitter also drops): blank lines, as the splitter reads
-/// them. A `\r` elsewhere is data.
-pub fn is_blank(bytes: &[u8]) -> bool {
+/// `\r`, which the splitter also drops; with `\r` line ends, only `\r`):
+/// blank lines, as the splitter reads them. A `\r` elsewhere is data.
+pub fn is_blank(bytes: &[u8], newline: u8) -> bool {
+    if newline == b'\r' {
+        return bytes.iter().all(|&b| b == b'\r');
+    }
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -58,28 +103,41 @@ pub struct Records<'a> {
     pos: usize,
     end: usize,
     scratch: Vec<u8>,
-    /// The slice holds no `"` at all (typical of numeric data): fields are
-    /// then found with a plain byte loop, cheaper than a SIMD search per
-    /// short field, and the `memchr3` iterator is not used.
+    syntax: Syntax,
+    /// The slice holds no quote at all (typical of numeric data): fields
+    /// are then found with a plain byte loop, cheaper than a SIMD search
+    /// per short field, and the `memchr3` iterator is not used.
     quote_free: bool,
 }
 
 impl<'a> Records<'a> {
-    pub fn new(data: &'a [u8], start: usize, end: usize) -> Self {
-        Self::with_quotes_known(data, start, end, None)
+    pub fn new(data: &'a [u8], start: usize, end: usize, syntax: Syntax) -> Self {
+        Self::with_quotes_known(data, start, end, syntax, None)
     }
 
-    /// As [`Self::new`], told whether the slice is free of `"` where the
+    /// As [`Self::new`], told whether the slice is free of quotes where the
     /// caller already knows (`None`: look).
-    pub fn with_quotes_known(data: &'a [u8], start: usize, end: usize, quote_free: Option<bool>) -> Self {
+    pub fn with_quotes_known(
+        data: &'a [u8],
+        start: usize,
+        end: usize,
+        syntax: Syntax,
+        quote_free: Option<bool>,
+    ) -> Self {
         Self {
             data,
             base: start,
-            specials: memchr::memchr3_iter(b',', b'\n', b'"', &data[start..end]),
+            specials: memchr::memchr3_iter(
+                syntax.delimiter,
+                syntax.newline,
+                syntax.quote_or_delimiter(),
+                &data[start..end],
+            ),
             pos: start,
             end,
             scratch: Vec::new(),
-            quote_free: quote_free.unwrap_or_else(|| memchr::memchr(b'"', &data[start..end]).is_none()),
+            syntax,
+            quote_free: quote_free.unwrap_or_else(|| syntax.quote_free(&data[start..end])),
         }
     }
 
@@ -88,7 +146,7 @@ impl<'a> Records<'a> {
         self.pos
     }
 
-    /// Whether the slice holds no `"` at all.
+    /// Whether the slice holds no quote at all.
     pub fn is_quote_free(&self) -> bool {
         self.quote_free
     }
@@ -104,12 +162,56 @@ impl<'a> Records<'a> {
     /// Whether only blank lines remain in the whole input (not just this
     /// reader's slice: a parallel chunk must decide as a sequential read).
     pub fn only_blank_lines_left(&self) -> bool {
-        is_blank(&self.data[self.pos..])
+        is_blank(&self.data[self.pos..], self.syntax.newline)
     }
 
     #[inline]
     fn next_special(&mut self) -> Option<usize> {
         self.specials.next().map(|p| p + self.base)
+    }
+
+    /// The next delimiter or line end, passing over quotes (data in an
+    /// unquoted field).
+    #[inline]
+    fn next_separator(&mut self) -> Option<usize> {
+        let quote = self.syntax.quote?;
+        loop {
+            match self.next_special() {
+                Some(p) if self.data[p] == quote => continue,
+                found => return found,
+            }
+        }
+    }
+
+    /// Where an unquoted field starting at `start` ends: `(field end, next
+    /// field or record start, whether the record ends)`.
+    #[inline(always)]
+    fn unquoted_end(&mut self, start: usize) -> (usize, usize, bool) {
+        let (delimiter, newline) = (self.syntax.delimiter, self.syntax.newline);
+        let found = if self.quote_free {
+            let rest = &self.data[start..self.end];
+            rest.iter().position(|&b| b == delimiter || b == newline).map(|p| start + p)
+        } else if self.syntax.quote.is_some() {
+            self.next_separator()
+        } else {
+            self.next_special()
+        };
+        match found {
+            None => (self.end, self.end, true),
+            Some(p) if self.data[p] == delimiter => (p, p + 1, false),
+            Some(p) => (p, p + 1, true),
+        }
+    }
+
+    /// The field `data[start..end]`, less the `\r` of a CRLF line end when
+    /// it ends the record.
+    #[inline(always)]
+    fn trim_cr(&self, start: usize, end: usize, is_last: bool) -> usize {
+        if is_last && self.syntax.newline == b'\n' && end > start && self.data[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        }
     }
 
     /// Reads one record, calling `on_field` for each field in order;
@@ -122,14 +224,16 @@ impl<'a> Records<'a> {
             return Ok(None);
         }
         let data = self.data;
+        let Syntax { delimiter, newline, escape, .. } = self.syntax;
         let mut index = 0;
         loop {
             let start = self.pos;
             let ended;
-            if start < self.end && data[start] == b'"' {
+            if start < self.end && Some(data[start]) == self.syntax.quote && !self.quote_free {
+                let quote = data[start];
                 self.next_special(); // the opening quote
                 let mut segment = start + 1;
-                let mut escaped = false;
+                let mut in_scratch = false;
                 self.scratch.clear();
                 let close = loop {
                     match self.next_special() {
@@ -138,97 +242,93 @@ impl<'a> Records<'a> {
                                 data,
                                 start,
                                 index + 1,
-                                "unterminated quoted field: expected a closing '\"' before the end of the input",
+                                format!(
+                                    "unterminated quoted field: expected a closing '{}' before the end of the input",
+                                    quote as char
+                                ),
                             ));
                         }
-                        Some(p) if data[p] == b'"' => {
-                            if p + 1 < self.end && data[p + 1] == b'"' {
+                        Some(p) if data[p] == quote => {
+                            if let Some(e) = escape {
+                                // Escaped by an odd run of escape bytes.
+                                let run = data[start + 1..p].iter().rev().take_while(|&&b| b == e).count();
+                                if run % 2 == 1 {
+                                    continue;
+                                }
+                                break p;
+                            }
+                            if p + 1 < self.end && data[p + 1] == quote {
                                 self.next_special(); // the second quote of `""`
                                 self.scratch.extend_from_slice(&data[segment..=p]);
                                 segment = p + 2;
-                                escaped = true;
+                                in_scratch = true;
                             } else {
                                 break p;
                             }
                         }
-                        Some(_) => {} // a comma or line end inside the quotes
+                        Some(_) => {} // a delimiter or line end inside the quotes
                     }
                 };
-                let after = close + 1;
-                if after >= self.end {
-                    self.pos = self.end;
-                    ended = true;
-                } else {
-                    match data[after] {
-                        b',' => {
-                            self.next_special();
-                            self.pos = after + 1;
-                            ended = false;
-                        }
-                        b'\n' => {
-                            self.next_special();
-                            self.pos = after + 1;
-                            ended = true;
-                        }
-                        b'\r' if after + 1 < self.end && data[after + 1] == b'\n' => {
-                            self.next_special();
-                            self.pos = after + 2;
-                            ended = true;
-                        }
-                        _ => {
-                            return Err(CsvError::at(
-                                data,
-                                after,
-                                index + 1,
-                                "expected ',' or the end of the line after a closing quote",
-                            ));
+                if let Some(e) = escape
+                    && memchr::memchr(e, &data[start + 1..close]).is_some()
+                {
+                    let mut bytes = data[start + 1..close].iter();
+                    while let Some(&b) = bytes.next() {
+                        if b == e {
+                            self.scratch.extend(bytes.next());
+                        } else {
+                            self.scratch.push(b);
                         }
                     }
+                    segment = close;
+                    in_scratch = true;
                 }
+                let after = close + 1;
+                // What follows the closing quote: the field's end, or (read
+                // leniently) more of the field, unquoted.
+                let (field_end, next, is_last) = if after >= self.end {
+                    (after, self.end, true)
+                } else if data[after] == delimiter {
+                    self.next_special();
+                    (after, after + 1, false)
+                } else if data[after] == newline {
+                    self.next_special();
+                    (after, after + 1, true)
+                } else if newline == b'\n' && data[after] == b'\r' && data.get(after + 1) == Some(&b'\n') {
+                    self.next_special();
+                    (after, after + 2, true)
+                } else {
+                    let (end, next, is_last) = match self.next_separator() {
+                        None => (self.end, self.end, true),
+                        Some(p) if data[p] == delimiter => (p, p + 1, false),
+                        Some(p) => (p, p + 1, true),
+                    };
+                    (self.trim_cr(after, end, is_last), next, is_last)
+                };
+                self.pos = next;
+                ended = is_last;
                 let info = FieldInfo { index, offset: start, quoted: true };
-                if escaped {
+                if in_scratch || field_end > after {
                     self.scratch.extend_from_slice(&data[segment..close]);
+                    self.scratch.extend_from_slice(&data[after..field_end]);
                     on_field(info, &self.scratch)?;
                 } else {
                     on_field(info, &data[start + 1..close])?;
                 }
             } else {
-                let found = if self.quote_free {
-                    let rest = &data[start..self.end];
-                    rest.iter().position(|&b| b == b',' || b == b'\n').map(|p| start + p)
-                } else {
-                    self.next_special()
-                };
-                let (field_end, next, is_last) = match found {
-                    None => (self.end, self.end, true),
-                    Some(p) => match data[p] {
-                        b',' => (p, p + 1, false),
-                        b'\n' => (p, p + 1, true),
-                        _ => {
-                            return Err(CsvError::at(
-                                data,
-                                p,
-                                index + 1,
-                                "a '\"' inside an unquoted field: quote the whole field and double the quote (\"\")",
-                            ));
-                        }
-                    },
-                };
-                let mut field = &data[start..field_end];
-                if is_last && field.last() == Some(&b'\r') {
-                    field = &field[..field.len() - 1];
-                }
+                let (field_end, next, is_last) = self.unquoted_end(start);
+                let field_end = self.trim_cr(start, field_end, is_last);
                 self.pos = next;
                 ended = is_last;
-                on_field(FieldInfo { index, offset: start, quoted: false }, field)?;
+                on_field(FieldInfo { index, offset: start, quoted: false }, &data[start..field_end])?;
             }
             index += 1;
             if ended {
                 return Ok(Some(index));
             }
             if self.pos >= self.end {
-                // A record ending in ',' at the end of the input: one more,
-                // empty, field.
+                // A record ending in a delimiter at the end of the input:
+                // one more, empty, field.
                 on_field(FieldInfo { index, offset: self.pos, quoted: false }, b"")?;
                 return Ok(Some(index + 1));
             }
@@ -242,7 +342,7 @@ mod tests {
 
     fn split(text: &str) -> Result<Vec<Vec<String>>, CsvError> {
         let data = text.as_bytes();
-        let mut records = Records::new(data, 0, data.len());
+        let mut records = Records::new(data, 0, data.len(), Syntax::default());
         let mut out = Vec::new();
         loop {
             let mut record = Vec::new();
@@ -278,16 +378,55 @@ mod tests {
         assert_eq!(split("é,ü\n").unwrap(), rows(&[&["é", "ü"]]));
     }
 
+    fn split_with(text: &str, syntax: Syntax) -> Result<Vec<Vec<String>>, CsvError> {
+        let data = text.as_bytes();
+        let mut records = Records::new(data, 0, data.len(), syntax);
+        let mut out = Vec::new();
+        loop {
+            let mut record = Vec::new();
+            match records.read_record(|_, f| {
+                record.push(String::from_utf8(f.to_vec()).unwrap());
+                Ok(())
+            })? {
+                Some(_) => out.push(record),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Read as Python's `csv` module (strict=False) and the `csv` crate
+    /// read them (values worked out by hand from their state machines).
     #[test]
-    fn malformed_quotes_are_errors_with_positions() {
+    fn stray_quotes_are_data() {
+        assert_eq!(split("a,b\n1,\"x\"y\n").unwrap(), rows(&[&["a", "b"], &["1", "xy"]]));
+        assert_eq!(split("a,b\n3,x\"y\n").unwrap(), rows(&[&["a", "b"], &["3", "x\"y"]]));
+        assert_eq!(split("p\n37°36'37.8\"N\n").unwrap(), rows(&[&["p"], &["37°36'37.8\"N"]]));
+        assert_eq!(split("\"a\"b\"c\",d\n").unwrap(), rows(&[&["ab\"c\"", "d"]]));
+        assert_eq!(split("\"a\" ,b\r\n").unwrap(), rows(&[&["a ", "b"]]));
+        assert_eq!(split("\"a\"x\r\n").unwrap(), rows(&[&["ax"]]));
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_an_error_with_its_position() {
         let e = split("a,b\n1,\"open\n2,3\n").unwrap_err();
         assert_eq!((e.line(), e.column()), (Some(2), Some(2)));
         assert!(e.message.contains("unterminated"), "{e}");
-        let e = split("a,b\n1,\"x\"y\n").unwrap_err();
-        assert_eq!((e.line(), e.column()), (Some(2), Some(2)));
-        assert!(e.message.contains("after a closing quote"), "{e}");
-        let e = split("a,b\n1,2\n3,x\"y\n").unwrap_err();
-        assert_eq!((e.line(), e.column()), (Some(3), Some(2)));
-        assert!(e.message.contains("unquoted field"), "{e}");
+    }
+
+    #[test]
+    fn other_dialects() {
+        let semi = Syntax { delimiter: b';', ..Syntax::default() };
+        assert_eq!(split_with("a;b\n\"1;5\";2,5\n", semi).unwrap(), rows(&[&["a", "b"], &["1;5", "2,5"]]));
+        let single = Syntax { quote: Some(b'\''), ..Syntax::default() };
+        assert_eq!(split_with("'a,b','it''s',\"q\"\n", single).unwrap(), rows(&[&["a,b", "it's", "\"q\""]]));
+        let backslash = Syntax { escape: Some(b'\\'), ..Syntax::default() };
+        assert_eq!(
+            split_with("\"say \\\"hi\\\", \\\\\",x\\y\n", backslash).unwrap(),
+            rows(&[&["say \"hi\", \\", "x\\y"]])
+        );
+        let none = Syntax { quote: None, ..Syntax::default() };
+        assert_eq!(split_with("\"a,b\"\n", none).unwrap(), rows(&[&["\"a", "b\""]]));
+        let cr = Syntax { newline: b'\r', delimiter: b'\t', ..Syntax::default() };
+        assert_eq!(split_with("a\tb\r1\t\"x\ry\"\r", cr).unwrap(), rows(&[&["a", "b"], &["1", "x\ry"]]));
     }
 }

@@ -8,8 +8,9 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use super::dialect::Dialect;
 use super::error::CsvError;
-use super::table::{Column, ColumnType, ParseOptions, Table, Values, parse};
+use super::table::{BadRows, Column, ColumnType, ParseOptions, Table, Values, parse};
 
 /// A CSV file parsed into typed columns, with how long it took.
 #[derive(Clone, Debug)]
@@ -21,9 +22,26 @@ pub struct LoadedCsv {
     pub parse_seconds: f64,
 }
 
-/// Memory-maps and parses `path` (errors name the file).
+/// Memory-maps and parses `path` (errors name the file); `-` reads
+/// standard input to its end first.
 pub fn read_file(path: &Path, options: ParseOptions) -> Result<LoadedCsv, CsvError> {
     let started = Instant::now();
+    if path == Path::new("-") {
+        let name = Path::new("<stdin>");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(name))?;
+        if bytes.is_empty() {
+            return Err(CsvError::at(&[], 0, 1, "empty input: expected a header row naming the columns").in_file(name));
+        }
+        let table = parse(&bytes, options).map_err(|e| e.in_file(name))?;
+        return Ok(LoadedCsv {
+            path: name.to_path_buf(),
+            table,
+            bytes: bytes.len(),
+            parse_seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     let file = std::fs::File::open(path).map_err(|e| CsvError::whole(format!("cannot open: {e}")).in_file(path))?;
     let len = file.metadata().map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(path))?.len();
     let table = if len == 0 {
@@ -181,6 +199,15 @@ pub struct DatasetStats {
     /// to last: one, unless [`Self::with_times`] gave more.
     pub parse_runs: Vec<f64>,
     pub columns: Vec<ColumnStats>,
+    /// How the file was read.
+    pub dialect: Dialect,
+    /// The bad-rows policy and what it did: padded, cut, skipped rows and
+    /// blank lines left out.
+    pub policy: BadRows,
+    pub padded: usize,
+    pub truncated: usize,
+    pub skipped: usize,
+    pub blank_lines: usize,
 }
 
 impl DatasetStats {
@@ -193,7 +220,39 @@ impl DatasetStats {
             // Columns in parallel; each column's sums keep their order, so
             // the figures do not depend on the thread count.
             columns: loaded.table.columns.par_iter().map(ColumnStats::of).collect(),
+            dialect: loaded.table.dialect,
+            policy: loaded.table.damage.policy,
+            padded: loaded.table.damage.padded,
+            truncated: loaded.table.damage.truncated,
+            skipped: loaded.table.damage.skipped,
+            blank_lines: loaded.table.damage.blank_lines,
         }
+    }
+
+    /// Rows that did not fit the header (blank lines aside).
+    pub fn bad_rows(&self) -> usize {
+        self.padded + self.truncated + self.skipped
+    }
+
+    /// What the bad-rows policy did, in words (`None`: nothing to say).
+    pub fn damage_line(&self) -> Option<String> {
+        if self.bad_rows() == 0 && self.blank_lines == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.padded > 0 {
+            parts.push(format!("{} short row(s) padded with missing values", self.padded));
+        }
+        if self.truncated > 0 {
+            parts.push(format!("{} long row(s) cut to the header's width (extra fields dropped)", self.truncated));
+        }
+        if self.skipped > 0 {
+            parts.push(format!("{} row(s) with the wrong number of fields skipped", self.skipped));
+        }
+        if self.blank_lines > 0 {
+            parts.push(format!("{} blank line(s) left out", self.blank_lines));
+        }
+        Some(parts.join(", "))
     }
 
     /// The same statistics for a file parsed `times.len()` times, with
@@ -232,6 +291,14 @@ impl DatasetStats {
             "parse_runs": self.parse_runs,
             "mb_per_second": self.megabytes_per_second(),
             "rows_per_second": self.rows_per_second(),
+            "dialect": self.dialect.to_json(),
+            "bad_rows": {
+                "policy": self.policy.name(),
+                "padded": self.padded,
+                "truncated": self.truncated,
+                "skipped": self.skipped,
+                "blank_lines": self.blank_lines,
+            },
         })
     }
 
@@ -247,6 +314,10 @@ impl DatasetStats {
             self.megabytes_per_second(),
             self.rows_per_second()
         );
+        s.push_str(&format!("  dialect: {}\n", self.dialect.summary()));
+        if let Some(line) = self.damage_line() {
+            s.push_str(&format!("  bad rows ({}): {line}\n", self.policy.name()));
+        }
         if let [first, _, ..] = self.parse_runs[..] {
             s.push_str(&format!(
                 "  (the fastest of {} parses in this process; the first took {:.4} s)\n",

@@ -30,9 +30,10 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::dialect::{Dialect, DialectOptions, Encoding, nth_line_start, sniff, to_utf8};
 use super::error::CsvError;
 use super::plain::{Lane, POW10};
-use super::split::{FieldInfo, Records, is_blank};
+use super::split::{FieldInfo, Records, Syntax, is_blank};
 
 /// Inferred type of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -197,6 +198,115 @@ impl Column {
 pub struct Table {
     pub columns: Vec<Column>,
     pub rows: usize,
+    /// How the input was read.
+    pub dialect: Dialect,
+    /// Rows that did not fit the header, and what became of them.
+    pub damage: Damage,
+}
+
+/// What to do with a row whose field count differs from the header's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRows {
+    /// Stop with an error naming the line and column.
+    Error,
+    /// Leave the row out.
+    Skip,
+    /// Fill missing fields with missing values; drop extra fields.
+    #[default]
+    Pad,
+}
+
+impl BadRows {
+    pub fn name(self) -> &'static str {
+        match self {
+            BadRows::Error => "error",
+            BadRows::Skip => "skip",
+            BadRows::Pad => "pad",
+        }
+    }
+}
+
+impl std::str::FromStr for BadRows {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "error" => Ok(BadRows::Error),
+            "skip" => Ok(BadRows::Skip),
+            "pad" => Ok(BadRows::Pad),
+            _ => Err(format!("unknown bad-rows policy '{s}': expected error, skip or pad")),
+        }
+    }
+}
+
+/// Why a row was not read as it stood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectKind {
+    /// `found` fields, fewer than the header's.
+    TooFew { found: usize },
+    /// `found` fields, more than the header's.
+    TooMany { found: usize },
+}
+
+/// One row that did not fit, where it was and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    /// Byte offset of the record's start.
+    pub start: usize,
+    /// The record as it stood (its line end excluded).
+    pub raw: String,
+    /// 1-based line of its start.
+    pub line: u64,
+    /// 1-based field where it stops fitting.
+    pub column: usize,
+    pub kind: RejectKind,
+    /// Whether it was left out (`skip`) rather than padded or cut.
+    pub skipped: bool,
+}
+
+impl Reject {
+    pub fn reason(&self, width: usize) -> String {
+        let what = if self.skipped { "row skipped" } else { "row kept" };
+        match self.kind {
+            RejectKind::TooFew { found } => {
+                format!("too few fields: {found} of {width}; {what}{}", if self.skipped { "" } else { ", padded" })
+            }
+            RejectKind::TooMany { found } => format!(
+                "too many fields: {found} of {width}; {what}{}",
+                if self.skipped { "" } else { ", extra fields dropped" }
+            ),
+        }
+    }
+}
+
+/// Counts of the rows that did not fit the header (and blank lines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Damage {
+    pub policy: BadRows,
+    /// Short rows filled with missing values.
+    pub padded: usize,
+    /// Long rows whose extra fields were dropped.
+    pub truncated: usize,
+    /// Rows left out.
+    pub skipped: usize,
+    /// Blank lines inside the table, left out.
+    pub blank_lines: usize,
+    /// Every such row, in input order (when asked for).
+    pub rejects: Vec<Reject>,
+}
+
+impl Damage {
+    /// Rows affected (blank lines aside).
+    pub fn rows(&self) -> usize {
+        self.padded + self.truncated + self.skipped
+    }
+
+    fn add(&mut self, other: Damage) {
+        self.padded += other.padded;
+        self.truncated += other.truncated;
+        self.skipped += other.skipped;
+        self.blank_lines += other.blank_lines;
+        self.rejects.extend(other.rejects);
+    }
 }
 
 impl Table {
@@ -213,42 +323,115 @@ pub struct ParseOptions {
     pub chunk_size: usize,
     /// Keep each field's byte offset (for errors found after parsing).
     pub keep_offsets: bool,
+    /// What is forced; the rest of the dialect is detected.
+    pub dialect: DialectOptions,
+    /// Rows whose field count differs from the header's.
+    pub bad_rows: BadRows,
+    /// Keep each such row's place ([`Damage::rejects`]), not just counts.
+    pub keep_rejects: bool,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        Self { chunk_size: 4 << 20, keep_offsets: false }
+        Self {
+            chunk_size: 4 << 20,
+            keep_offsets: false,
+            dialect: DialectOptions::default(),
+            bad_rows: BadRows::default(),
+            keep_rejects: false,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// Strict RFC 4180: nothing detected, a ragged row is an error.
+    pub fn rfc4180() -> Self {
+        Self { dialect: DialectOptions::rfc4180(), bad_rows: BadRows::Error, ..Self::default() }
     }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Parses a whole CSV input (header row first) into a typed table.
+/// Parses a whole CSV input into a typed table: its dialect detected (or
+/// forced by `options`), then the header row (if any), then the rows.
 pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
-    let start = if data.starts_with(BOM) { BOM.len() } else { 0 };
-    if is_blank(&data[start..]) {
-        return Err(CsvError::at(data, start, 1, "empty input: expected a header row naming the columns"));
+    options.dialect.validate().map_err(CsvError::whole)?;
+    let bom = data.starts_with(BOM);
+    let start = if bom { BOM.len() } else { 0 };
+    let mut dialect = sniff(&data[start..], bom, &options.dialect);
+    if dialect.encoding.converts() {
+        let text = to_utf8(&data[start..], dialect.encoding);
+        return parse_dialect(&text, 0, dialect, &options);
+    }
+    match parse_dialect(data, start, dialect, &options) {
+        // Invalid UTF-8 the samples missed: the file is Windows-1252.
+        Err(e) if e.invalid_utf8 && options.dialect.encoding.is_none() => {
+            dialect.encoding = Encoding::Windows1252;
+            let text = to_utf8(&data[start..], dialect.encoding);
+            parse_dialect(&text, 0, dialect, &options)
+        }
+        result => result,
+    }
+}
+
+/// The names of a header-less table's columns.
+fn generated_names(width: usize) -> Vec<String> {
+    (1..=width).map(|i| format!("column_{i}")).collect()
+}
+
+/// Parses `data[start..]` (UTF-8) as `dialect` says.
+fn parse_dialect(data: &[u8], start: usize, dialect: Dialect, options: &ParseOptions) -> Result<Table, CsvError> {
+    let syntax = dialect.syntax;
+    let start = start + nth_line_start(&data[start..], syntax.newline, dialect.skip_lines);
+    if is_blank(&data[start..], syntax.newline) {
+        let what = if dialect.header { "a header row naming the columns" } else { "a first row" };
+        return Err(CsvError::at(data, start, 1, format!("empty input: expected {what}")));
     }
     // The general reader, which finds separators and quotes as it goes:
     // `Records::new` would first search the whole input for a quote (to
     // pick its quote-free loop), a millisecond on this one thread for a
     // 32 MB file, to read one line.
-    let mut header = Records::with_quotes_known(data, start, data.len(), Some(false));
+    let mut header = Records::with_quotes_known(data, start, data.len(), syntax, Some(false));
     let mut names: Vec<String> = Vec::new();
+    let lenient = options.bad_rows != BadRows::Error;
     header.read_record(|info, field| {
         let name = std::str::from_utf8(field)
-            .map_err(|_| CsvError::at(data, info.offset, info.index + 1, "invalid UTF-8 in the header"))?;
-        if name.is_empty() {
-            return Err(CsvError::at(data, info.offset, info.index + 1, "empty column name in the header"));
-        }
-        if names.iter().any(|n| n == name) {
-            return Err(CsvError::at(data, info.offset, info.index + 1, format!("duplicate column name '{name}'")));
-        }
+            .map_err(|_| CsvError::at(data, info.offset, info.index + 1, "invalid UTF-8 in the header").utf8_error())?;
         names.push(name.to_string());
         Ok(())
     })?;
-    let body = header.position();
-    let Chunking { cuts, quote_free, line_ends } = chunk_starts(data, body, options.chunk_size);
+    let body = if dialect.header {
+        for (i, name) in names.iter_mut().enumerate() {
+            // pandas writes its index column with an empty name.
+            if name.is_empty() && lenient {
+                *name = format!("column_{}", i + 1);
+            }
+        }
+        for (i, name) in names.iter().enumerate() {
+            let at = || {
+                let mut r = Records::with_quotes_known(data, start, data.len(), syntax, Some(false));
+                let mut offset = start;
+                let _ = r.read_record(|info, _| {
+                    if info.index == i {
+                        offset = info.offset;
+                    }
+                    Ok(())
+                });
+                offset
+            };
+            if name.is_empty() {
+                return Err(CsvError::at(data, at(), i + 1, "empty column name in the header"));
+            }
+            if names[..i].contains(name) {
+                return Err(CsvError::at(data, at(), i + 1, format!("duplicate column name '{name}'")));
+            }
+        }
+        header.position()
+    } else {
+        names = generated_names(names.len());
+        start
+    };
+    let Chunking { cuts, quote_free, line_ends } = chunk_starts(data, body, options.chunk_size, syntax);
     // Chunks of a body with quotes may still be free of them: they look.
     let quote_free = quote_free.filter(|&free| free);
     let layout = match line_ends {
@@ -261,18 +444,67 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
         Some(l) => l.regions(&mut buffers).into_iter().map(Some).collect(),
         None => (1..cuts.len()).map(|_| None).collect(),
     };
-    // Every chunk's result, then the first error in input order (a
-    // parallel collect into `Result` would report whichever came first).
-    let chunks: Vec<Result<Chunk, CsvError>> = cuts
+    let reading = Reading {
+        data,
+        names: &names,
+        syntax,
+        keep_offsets: options.keep_offsets,
+        policy: options.bad_rows,
+        keep_rejects: options.keep_rejects,
+    };
+    // Every chunk's result, each from a guessed record start.
+    let mut results: Vec<Result<Chunk, CsvError>> = cuts
         .par_windows(2)
         .zip(regions)
-        .map(|(w, r)| parse_chunk(data, w[0], w[1], &names, options.keep_offsets, quote_free, r).map(Chunk::detach))
+        .map(|(w, r)| parse_chunk(&reading, w[0], w[1], quote_free, r).map(Chunk::detach))
         .collect();
-    let chunks: Vec<Chunk> = chunks.into_iter().collect::<Result<_, _>>()?;
+    // Speculative parsing checked (Ge et al., SIGMOD 2019): a chunk's
+    // guessed start must be where the chunk before it really ended; where
+    // not (a stray quote fooled the guess), the chunk is read again from
+    // there. Going in input order, the first error of a chunk read from a
+    // true start is the first error of the input.
+    let mut starts = cuts.clone();
+    let mut chunks: Vec<Chunk> = Vec::with_capacity(results.len());
+    for k in 0..results.len() {
+        if k > 0 {
+            let end = chunks[k - 1].end;
+            if end != starts[k] {
+                starts[k] = end;
+                results[k] = parse_chunk(&reading, end, cuts[k + 1].max(end), None, None).map(Chunk::detach);
+            }
+        }
+        let result = std::mem::replace(&mut results[k], Err(CsvError::whole("")));
+        chunks.push(result?);
+    }
     let rows = chunks.iter().map(|c| c.rows).sum();
+    let mut damage = Damage { policy: options.bad_rows, ..Damage::default() };
+    for chunk in &mut chunks {
+        damage.add(std::mem::take(&mut chunk.damage));
+    }
+    number_lines(data, syntax.newline, &mut damage.rejects);
     let placed = layout.map(|l| (buffers, l));
-    let columns = join_chunks(data, &names, &cuts, chunks, placed, options.keep_offsets)?;
-    Ok(Table { columns, rows })
+    let columns = join_chunks(&reading, &starts, chunks, placed)?;
+    Ok(Table { columns, rows, dialect, damage })
+}
+
+/// Fills in the rejects' line numbers, counting line ends once for all.
+fn number_lines(data: &[u8], newline: u8, rejects: &mut [Reject]) {
+    let (mut line, mut at) = (1u64, 0usize);
+    for r in rejects {
+        line += memchr::memchr_iter(newline, &data[at..r.start]).count() as u64;
+        at = r.start;
+        r.line = line;
+    }
+}
+
+/// What every chunk reads with.
+struct Reading<'a> {
+    data: &'a [u8],
+    names: &'a [String],
+    syntax: Syntax,
+    keep_offsets: bool,
+    policy: BadRows,
+    keep_rejects: bool,
 }
 
 /// A place in a whole-column buffer ([`Layout`]). Each is written by the
@@ -366,18 +598,26 @@ pub struct Chunking {
     pub line_ends: Option<Vec<usize>>,
 }
 
-/// Record starts that cut `data[body..]` into chunks of about
+/// How far [`chunk_starts`] walks from a nominal cut, inside what quote
+/// parity says is a quoted field, before it guesses the next line end.
+const WALK: usize = 64 << 10;
+
+/// Guessed record starts that cut `data[body..]` into chunks of about
 /// `chunk_size` bytes, found from the parity of the quotes before each
 /// nominal cut: the quotes and line ends of each nominal piece are counted
-/// in one parallel pass over the body.
-pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Chunking {
+/// in one parallel pass over the body. Parity is exact for well-formed
+/// quoting; a stray quote (read leniently as data) flips it, so these are
+/// guesses, which [`parse`] checks.
+pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize, syntax: Syntax) -> Chunking {
     let len = data.len();
     let size = chunk_size.max(1);
     if len - body < 2 * size {
         return Chunking { cuts: vec![body, len], quote_free: None, line_ends: None };
     }
+    let (quote, newline) = (syntax.quote, syntax.newline);
     let nominal: Vec<usize> = (body..len).step_by(size).chain([len]).collect();
-    let counts: Vec<(usize, usize)> = nominal.par_windows(2).map(|w| quotes_and_line_ends(&data[w[0]..w[1]])).collect();
+    let counts: Vec<(usize, usize)> =
+        nominal.par_windows(2).map(|w| quotes_and_line_ends(&data[w[0]..w[1]], quote, newline)).collect();
     // Cuts, and the line ends before each one: those of the pieces before
     // its nominal cut, and those it walked over from there.
     let mut cuts = vec![body];
@@ -389,12 +629,14 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Chunking {
         if cut >= len {
             break;
         }
-        // Walk from the cut to the first line end outside quotes.
+        // Walk from the cut to the first line end outside quotes (or,
+        // after a long walk inside them, to the first line end at all).
         let mut inside = quotes % 2 == 1;
         let mut walked = 0;
         let mut at = None;
-        for p in memchr::memchr2_iter(b'"', b'\n', &data[cut..]) {
-            if data[cut + p] == b'"' {
+        let walk = &data[cut..len.min(cut + WALK)];
+        for p in memchr::memchr2_iter(quote.unwrap_or(newline), newline, walk) {
+            if walk[p] != newline {
                 inside = !inside;
                 continue;
             }
@@ -403,6 +645,12 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Chunking {
                 at = Some(cut + p + 1);
                 break;
             }
+        }
+        if at.is_none()
+            && let Some(p) = memchr::memchr(newline, &data[cut..])
+        {
+            walked = 1;
+            at = Some(cut + p + 1);
         }
         match at {
             Some(a) if a < len && a > *cuts.last().unwrap() => {
@@ -421,11 +669,12 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize) -> Chunking {
     }
 }
 
-/// The `"` and the `\n` in `bytes`, counted a cache-sized slice at a time,
-/// so that the second count reads what the first brought in.
-fn quotes_and_line_ends(bytes: &[u8]) -> (usize, usize) {
+/// The quotes and the line ends in `bytes`, counted a cache-sized slice at
+/// a time, so that the second count reads what the first brought in.
+fn quotes_and_line_ends(bytes: &[u8], quote: Option<u8>, newline: u8) -> (usize, usize) {
     bytes.chunks(32 << 10).fold((0, 0), |(quotes, line_ends), slice| {
-        (quotes + memchr::memchr_iter(b'"', slice).count(), line_ends + memchr::memchr_iter(b'\n', slice).count())
+        let q = quote.map_or(0, |q| memchr::memchr_iter(q, slice).count());
+        (quotes + q, line_ends + memchr::memchr_iter(newline, slice).count())
     })
 }
 
@@ -529,6 +778,9 @@ struct ColumnChunk<'a> {
 struct Chunk<'a> {
     columns: Vec<ColumnChunk<'a>>,
     rows: usize,
+    /// Where its last record ended: the next chunk's true start.
+    end: usize,
+    damage: Damage,
 }
 
 impl Chunk<'_> {
@@ -551,7 +803,7 @@ impl Chunk<'_> {
                 region: None,
             })
             .collect();
-        Chunk { columns, rows: self.rows }
+        Chunk { columns, rows: self.rows, end: self.end, damage: self.damage }
     }
 }
 
@@ -641,6 +893,7 @@ fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str,
             info.index + 1,
             "invalid UTF-8 in a text field",
         )
+        .utf8_error()
     })
 }
 
@@ -692,7 +945,7 @@ impl<'a> ColumnChunk<'a> {
     }
 
     /// Adds row `row`'s field.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, data: &[u8], row: usize, info: FieldInfo, field: &[u8]) -> Result<(), CsvError> {
         if field.is_empty() {
             self.missing.push(row);
@@ -777,30 +1030,69 @@ fn numeric_kinds(columns: &[ColumnChunk], floats: &mut [bool]) -> bool {
     true
 }
 
-/// Parses the records of `data[start..end]`.
+/// What became of a record, by the bad-rows policy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Keep,
+    /// A blank line inside the table (with more than one column): left out.
+    Blank,
+    /// Too few fields: missing values after them.
+    Pad,
+    /// Too many: the extra ones dropped.
+    Cut,
+    Skip,
+}
+
+/// The fate of a record of `fields` fields (`blank`: one empty, unquoted
+/// field) in a table `width` wide, or the error it is under `Error`.
+fn fate(fields: usize, blank: bool, width: usize, policy: BadRows) -> Fate {
+    if fields == width {
+        Fate::Keep
+    } else if fields == 1 && blank && width > 1 && policy != BadRows::Error {
+        Fate::Blank
+    } else {
+        match (policy, fields < width) {
+            (BadRows::Skip, _) => Fate::Skip,
+            (BadRows::Pad, true) => Fate::Pad,
+            (BadRows::Pad, false) => Fate::Cut,
+            // The caller reports the error.
+            (BadRows::Error, _) => Fate::Skip,
+        }
+    }
+}
+
+/// Parses the records that start in `data[start..end]`: `start` is a
+/// guessed record start, and the last record may run past `end` (where the
+/// next chunk's guess then is wrong, which [`parse`] finds).
 fn parse_chunk<'a>(
-    data: &[u8],
+    reading: &Reading,
     start: usize,
     end: usize,
-    names: &[String],
-    keep_offsets: bool,
     quote_free: Option<bool>,
     regions: Option<Vec<&'a mut [Slot]>>,
 ) -> Result<Chunk<'a>, CsvError> {
+    let &Reading { data, names, syntax, keep_offsets, policy, keep_rejects } = reading;
     let width = names.len();
     // Rows expected, from the line ends in the chunk's first 64 KiB, so
     // the columns grow once instead of doubling (and copying) their way up.
     let sample = &data[start..end.min(start + (64 << 10))];
-    let sample_rows = memchr::memchr_iter(b'\n', sample).count().max(1);
+    let sample_rows = memchr::memchr_iter(syntax.newline, sample).count().max(1);
     let expected = (sample_rows as f64 * (end - start) as f64 / sample.len().max(1) as f64 * 1.05) as usize + 16;
     let mut regions = regions.map(Vec::into_iter);
     let mut columns: Vec<ColumnChunk> =
         (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next))).collect();
-    let mut records = Records::with_quotes_known(data, start, end, quote_free);
+    // A quote-free chunk ends exactly at `end` (a line end); one with
+    // quotes reads its last record to wherever it ends.
+    let free = quote_free.unwrap_or_else(|| syntax.quote_free(&data[start..end]));
+    let mut records = Records::with_quotes_known(data, start, if free { end } else { data.len() }, syntax, Some(free));
     let mut rows = 0;
+    let mut damage = Damage::default();
+    // Under `skip`, a record's fields wait here until it is known whole.
+    let mut held: Vec<(FieldInfo, usize, usize)> = Vec::new();
+    let mut held_bytes: Vec<u8> = Vec::new();
     // The fast lane (a row's values committed only when it is whole).
-    let mut lane = Lane::new(width);
-    loop {
+    let mut lane = Lane::with_ends(width, syntax.delimiter, syntax.newline);
+    while records.position() < end {
         if !keep_offsets && records.is_quote_free() && numeric_kinds(&columns, lane.start()) {
             let d = &data[..end];
             let mut pos = records.position();
@@ -830,20 +1122,34 @@ fn parse_chunk<'a>(
                 pos = next;
             }
             records.resume_at(pos);
+            if pos >= end {
+                break;
+            }
         }
         let record_start = records.position();
         let mut blank = false;
+        let hold = policy == BadRows::Skip;
+        held.clear();
+        held_bytes.clear();
         let fields = records.read_record(|info, field| {
-            if info.index >= width {
-                return Err(CsvError::at(
-                    data,
-                    info.offset,
-                    info.index + 1,
-                    format!("too many fields: expected {width}, as in the header"),
-                ));
-            }
             if info.index == 0 && field.is_empty() && !info.quoted {
                 blank = true; // maybe a blank line: decided below
+            }
+            if info.index >= width {
+                if policy == BadRows::Error {
+                    return Err(CsvError::at(
+                        data,
+                        info.offset,
+                        info.index + 1,
+                        format!("too many fields: expected {width}, as in the header"),
+                    ));
+                }
+                return Ok(()); // dropped (or the row skipped)
+            }
+            if hold {
+                held.push((info, held_bytes.len(), held_bytes.len() + field.len()));
+                held_bytes.extend_from_slice(field);
+                return Ok(());
             }
             let column = &mut columns[info.index];
             if keep_offsets {
@@ -852,15 +1158,19 @@ fn parse_chunk<'a>(
             column.push(data, rows, info, field).map_err(|e| e.in_column(&names[info.index]))
         })?;
         let Some(fields) = fields else { break };
-        if fields < width {
-            if fields == 1 && blank && width > 1 && records.only_blank_lines_left() {
-                // Blank lines at the very end of the input are ignored:
-                // take back the one empty field the line gave column 0.
+        let fate = fate(fields, blank, width, policy);
+        if fate != Fate::Keep && fields < width && fields == 1 && blank && width > 1 && records.only_blank_lines_left()
+        {
+            // Blank lines at the very end of the input are ignored: take
+            // back the one empty field the line gave column 0.
+            if !hold {
                 columns[0].undo_missing();
-                break;
             }
+            break;
+        }
+        if policy == BadRows::Error && fields < width {
             let at = record_start;
-            let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |p| at + p);
+            let line_end = memchr::memchr(syntax.newline, &data[at..]).map_or(data.len(), |p| at + p);
             return Err(CsvError::at(
                 data,
                 line_end,
@@ -868,31 +1178,120 @@ fn parse_chunk<'a>(
                 format!("too few fields: expected {width}, as in the header, found {fields}"),
             ));
         }
-        rows += 1;
+        match fate {
+            Fate::Keep | Fate::Pad | Fate::Cut => {
+                for &(info, a, b) in &held {
+                    let column = &mut columns[info.index];
+                    if keep_offsets {
+                        column.offsets.push(info.offset);
+                    }
+                    column.push(data, rows, info, &held_bytes[a..b]).map_err(|e| e.in_column(&names[info.index]))?;
+                }
+                if fate == Fate::Pad {
+                    let line_end = records.position();
+                    for column in &mut columns[fields..] {
+                        if keep_offsets {
+                            column.offsets.push(line_end);
+                        }
+                        let info = FieldInfo { index: 0, offset: line_end, quoted: false };
+                        column.push(data, rows, info, b"")?;
+                    }
+                }
+                rows += 1;
+            }
+            Fate::Blank => {
+                if !hold {
+                    columns[0].undo_missing();
+                }
+            }
+            Fate::Skip => {}
+        }
+        let kind = match fate {
+            Fate::Keep => continue,
+            Fate::Blank => {
+                damage.blank_lines += 1;
+                continue;
+            }
+            Fate::Pad => {
+                damage.padded += 1;
+                RejectKind::TooFew { found: fields }
+            }
+            Fate::Cut => {
+                damage.truncated += 1;
+                RejectKind::TooMany { found: fields }
+            }
+            Fate::Skip => {
+                damage.skipped += 1;
+                if fields < width {
+                    RejectKind::TooFew { found: fields }
+                } else {
+                    RejectKind::TooMany { found: fields }
+                }
+            }
+        };
+        if keep_rejects {
+            damage.rejects.push(Reject {
+                start: record_start,
+                raw: String::from_utf8_lossy(
+                    &data[record_start..record_end(data, record_start, records.position(), syntax.newline)],
+                )
+                .into_owned(),
+                line: 0,
+                column: fields.min(width) + 1,
+                kind,
+                skipped: fate == Fate::Skip,
+            });
+        }
     }
     // Columns that turned to text after numbers: read them again as text.
     for (index, column) in columns.iter_mut().enumerate() {
         if matches!(column.builder, Builder::TextLater) {
-            column.builder = Builder::Text(reread_text(data, start, end, index, rows)?);
+            column.builder = Builder::Text(reread_text(reading, start, index, rows)?);
         }
     }
-    Ok(Chunk { columns, rows })
+    Ok(Chunk { columns, rows, end: records.position().max(start), damage })
 }
 
-/// Column `index` of the first `rows` records of `data[start..end]` (the
-/// rows the first pass kept: not a trailing blank line), as text.
-fn reread_text(data: &[u8], start: usize, end: usize, index: usize, rows: usize) -> Result<TextValues, CsvError> {
-    let mut records = Records::new(data, start, end);
+/// Where the record `data[start..next]` ends, less its line end.
+fn record_end(data: &[u8], start: usize, next: usize, newline: u8) -> usize {
+    let mut end = next;
+    if end > start && data[end - 1] == newline {
+        end -= 1;
+        if newline == b'\n' && end > start && data[end - 1] == b'\r' {
+            end -= 1;
+        }
+    }
+    end
+}
+
+/// Column `index` of the first `rows` rows kept from the records at
+/// `start` on (as the first pass kept them: not blank lines or skipped
+/// rows; padded fields empty), as text.
+fn reread_text(reading: &Reading, start: usize, index: usize, rows: usize) -> Result<TextValues, CsvError> {
+    let &Reading { data, syntax, policy, names, .. } = reading;
+    let mut records = Records::new(data, start, data.len(), syntax);
     let mut values = TextValues::default();
-    for _ in 0..rows {
-        let mut text = Ok(());
-        records.read_record(|info, field| {
+    while values.len() < rows {
+        let mut text = Ok(false);
+        let mut blank = false;
+        let fields = records.read_record(|info, field| {
+            if info.index == 0 && field.is_empty() && !info.quoted {
+                blank = true;
+            }
             if info.index == index {
-                text = text_of(data, info, field).map(|t| values.push(t));
+                text = text_of(data, info, field).map(|t| values.push(t)).map(|_| true);
             }
             Ok(())
         })?;
-        text?;
+        let Some(fields) = fields else { break };
+        let pushed = text?;
+        match fate(fields, blank, names.len(), policy) {
+            Fate::Keep | Fate::Pad | Fate::Cut if !pushed => values.push(""),
+            Fate::Blank | Fate::Skip if pushed => {
+                values.pop();
+            }
+            _ => {}
+        }
     }
     Ok(values)
 }
@@ -901,13 +1300,12 @@ fn reread_text(data: &[u8], start: usize, end: usize, index: usize, rows: usize)
 /// `placed` holds the column buffers and their [`Layout`] when chunks
 /// wrote their numbers in place.
 fn join_chunks(
-    data: &[u8],
-    names: &[String],
-    cuts: &[usize],
+    reading: &Reading,
+    starts: &[usize],
     mut chunks: Vec<Chunk<'static>>,
     placed: Option<(Vec<Vec<Slot>>, Layout)>,
-    keep_offsets: bool,
 ) -> Result<Vec<Column>, CsvError> {
+    let (names, keep_offsets) = (reading.names, reading.keep_offsets);
     let width = names.len();
     let final_types: Vec<Option<ColumnType>> = (0..width)
         .map(|c| {
@@ -942,7 +1340,7 @@ fn join_chunks(
         }
         let buffer = buffers.get_mut(c).and_then(Option::take);
         let values = match final_types[c].unwrap_or(ColumnType::Text) {
-            ColumnType::Text => Values::Text(join_text(data, cuts, &mut chunks, c)?),
+            ColumnType::Text => Values::Text(join_text(reading, starts, &mut chunks, c)?),
             numeric => {
                 let mut all = join_numbers(&mut chunks, c, total_rows, buffer, layout.as_ref());
                 // Chunks still holding integers in a float column, or
@@ -1039,7 +1437,12 @@ fn join_numbers(
 
 /// Column `c` of all chunks as text (a chunk that read it as numbers
 /// reads it again as text).
-fn join_text(data: &[u8], cuts: &[usize], chunks: &mut [Chunk<'static>], c: usize) -> Result<TextValues, CsvError> {
+fn join_text(
+    reading: &Reading,
+    starts: &[usize],
+    chunks: &mut [Chunk<'static>],
+    c: usize,
+) -> Result<TextValues, CsvError> {
     let mut all = TextValues::default();
     for (k, chunk) in chunks.iter_mut().enumerate() {
         let rows = chunk.rows;
@@ -1051,7 +1454,7 @@ fn join_text(data: &[u8], cuts: &[usize], chunks: &mut [Chunk<'static>], c: usiz
                 }
             }
             Builder::Integer(_) | Builder::Float(_) | Builder::TextLater => {
-                all.append(reread_text(data, cuts[k], cuts[k + 1], c, rows)?);
+                all.append(reread_text(reading, starts[k], c, rows)?);
             }
         }
     }
@@ -1063,7 +1466,7 @@ mod tests {
     use super::*;
 
     fn table(text: impl AsRef<[u8]>, chunk_size: usize) -> Result<Table, CsvError> {
-        parse(text.as_ref(), ParseOptions { chunk_size, keep_offsets: false })
+        parse(text.as_ref(), ParseOptions { chunk_size, keep_offsets: false, ..ParseOptions::rfc4180() })
     }
 
     #[test]
@@ -1205,7 +1608,8 @@ mod tests {
             let counted = |from: usize, to: usize| text.as_bytes()[from..to].iter().filter(|&&b| b == b'\n').count();
             let mut cut_somewhere = false;
             for chunk_size in 1..text.len() / 2 {
-                let Chunking { cuts, quote_free, line_ends } = chunk_starts(text.as_bytes(), 4, chunk_size);
+                let Chunking { cuts, quote_free, line_ends } =
+                    chunk_starts(text.as_bytes(), 4, chunk_size, Syntax::default());
                 let (Some(quote_free), Some(line_ends)) = (quote_free, line_ends) else { continue };
                 assert_eq!(quote_free, free);
                 assert_eq!((cuts[0], *cuts.last().unwrap()), (4, text.len()));
@@ -1274,7 +1678,7 @@ mod tests {
         ];
         for (text, rows) in cases {
             for chunk_size in (1..text.len()).chain([1 << 20]) {
-                let options = ParseOptions { chunk_size, keep_offsets: true };
+                let options = ParseOptions { chunk_size, keep_offsets: true, ..ParseOptions::rfc4180() };
                 let t = parse(text.as_bytes(), options).unwrap();
                 assert_eq!(t.rows, rows, "{text:?}");
                 for c in &t.columns {
@@ -1284,7 +1688,11 @@ mod tests {
                 }
                 assert_eq!(
                     t,
-                    parse(text.as_bytes(), ParseOptions { chunk_size: 1 << 20, keep_offsets: true }).unwrap()
+                    parse(
+                        text.as_bytes(),
+                        ParseOptions { chunk_size: 1 << 20, keep_offsets: true, ..ParseOptions::rfc4180() }
+                    )
+                    .unwrap()
                 );
             }
         }

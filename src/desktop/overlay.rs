@@ -528,6 +528,10 @@ fn datasets(ui: &mut egui::Ui, datasets: &LoadedDatasets) {
     }
     for (k, stats) in datasets.0.iter().enumerate() {
         ui.label(dataset_summary(stats));
+        ui.small(format!("dialect: {}", stats.dialect.summary()));
+        if let Some(line) = stats.damage_line() {
+            ui.small(format!("bad rows ({}): {line}", stats.policy.name()));
+        }
         // Wide tables scroll sideways instead of widening the panel.
         egui::ScrollArea::horizontal().id_salt(("columns", k)).show(ui, |ui| {
             egui::Grid::new(("columns", k)).striped(true).num_columns(6).show(ui, |ui| {
@@ -665,6 +669,12 @@ mod tests {
                     mean: None,
                 },
             ],
+            dialect: Default::default(),
+            policy: Default::default(),
+            padded: 0,
+            truncated: 0,
+            skipped: 0,
+            blank_lines: 0,
         };
         // 32 MB in 64 ms = 500 MB/s; 500,000 rows / 0.064 s = 7,812,500 rows/s.
         assert_eq!(

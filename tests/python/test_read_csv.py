@@ -3,6 +3,7 @@
 
 import csv
 import gc
+import io
 import math
 
 import numpy as np
@@ -149,36 +150,51 @@ def test_unknown_column_is_a_key_error():
         table["nope"]
 
 
-# (content, line, column), the place counted by hand: lines from 1, columns
-# as the field's number within its record (for a record too short, the
-# first field it lacks).
+# (content, line, column, strict), the place counted by hand: lines from 1,
+# columns as the field's number within its record (for a record too short,
+# the first field it lacks). `strict`: an error only with bad_rows="error"
+# (by default such rows are padded, cut or left out, and counted).
 MALFORMED = {
-    "too_many_fields": ("a,b\n1,2\n3,4,5\n", 3, 3),
-    "too_few_fields": ("a,b\n1,2\n3\n", 3, 2),
-    "quote_inside_unquoted_field": ('a,b\n1,x"y\n', 2, 2),
-    "text_after_closing_quote": ('a,b\n1,"xy"z\n', 2, 2),
-    "unterminated_quote": ('a,b\n1,2\n3,"open\n4,5\n', 3, 2),
-    "blank_line_inside": ("a,b\n1,2\n\n3,4\n", 3, 2),
-    "duplicate_header": ("a,b,a\n1,2,3\n", 1, 3),
-    "empty_header_name": ("a,,c\n1,2,3\n", 1, 2),
-    "empty_file": ("", 1, 1),
+    "too_many_fields": ("a,b\n1,2\n3,4,5\n", 3, 3, True),
+    "too_few_fields": ("a,b\n1,2\n3\n", 3, 2, True),
+    "unterminated_quote": ('a,b\n"x, y",2\n3,"open\n4,5\n', 3, 2, False),
+    "blank_line_inside": ("a,b\n1,2\n\n3,4\n", 3, 2, True),
+    "duplicate_header": ("a,b,a\n1,2,3\n", 1, 3, False),
+    "empty_header_name": ("a,,c\n1,2,3\n", 1, 2, True),
+    "empty_file": ("", 1, 1, False),
 }
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_files_raise_csv_error_where_the_cli_says(case, cli, tmp_path):
-    content, line, column = MALFORMED[case]
+    content, line, column, strict = MALFORMED[case]
     path = tmp_path / f"{case}.csv"
     path.write_text(content)
     with pytest.raises(gs.CsvError) as caught:
-        gs.read_csv(path)
+        gs.read_csv(path, bad_rows="error" if strict else "pad")
     error = caught.value
     assert isinstance(error, ValueError)
     assert (error.path, error.line, error.column) == (str(path), line, column)
-    failed = cli.run("parse", path, check=False)
+    failed = cli.run("parse", path, *(["--bad-rows", "error"] if strict else []), check=False)
     assert failed.returncode == 1
     assert failed.stderr.strip() == f"error: {error}"
     assert str(error).startswith(f"{path}:{line}:{column}: ")
+    if strict:
+        # By default the file is read, and the rows that did not fit counted.
+        table = gs.read_csv(path)
+        bad = table.stats["bad_rows"]
+        if case == "empty_header_name":
+            assert table.columns == ["a", "column_2", "c"]  # as pandas names it "Unnamed: 1"
+        else:
+            assert bad["padded"] + bad["truncated"] + bad["blank_lines"] == 1
+
+
+def test_stray_quotes_are_read_as_the_csv_module_reads_them(tmp_path):
+    path = tmp_path / "stray.csv"
+    text = 'a,b\n1,x"y\n2,"xy"z\n'
+    path.write_text(text)
+    table = gs.read_csv(path)
+    assert table["b"] == [row[1] for row in csv.reader(io.StringIO(text))][1:] == ['x"y', "xyz"]
 
 
 def test_a_missing_file_is_a_csv_error_without_a_place(tmp_path):

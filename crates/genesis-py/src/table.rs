@@ -30,8 +30,11 @@ use pyo3::types::{PyCapsule, PyList, PyTuple};
 
 use crate::errors::{csv_error, guarded};
 
-/// Parses a CSV file with Genesis's engine (RFC 4180: header row, comma,
-/// optional double quotes, LF or CRLF) into typed columns, on all cores.
+/// Parses a CSV file with Genesis's engine into typed columns, on all
+/// cores, as ``genesis parse`` does: the dialect (delimiter, quote, escape,
+/// line end, header, lines before the table, encoding) is detected unless
+/// forced, and rows with the wrong number of fields are padded (or skipped,
+/// or an error) and counted in ``stats["bad_rows"]``.
 ///
 /// Each column is typed as ``genesis parse`` types it: integer (int64) while
 /// every present value is a whole number, float (float64) once one needs
@@ -41,6 +44,17 @@ use crate::errors::{csv_error, guarded};
 /// Args:
 ///     path: the file (``str`` or ``os.PathLike``).
 ///     threads: parsing threads; ``None`` or 0 uses one per core.
+///     delimiter: one character, or ``"tab"``, ``"space"``; ``None`` detects.
+///     quote: one character, or ``"none"``; ``None`` detects.
+///     escape: ``"double"`` (``""``), ``"backslash"`` or one character.
+///     header: whether the first row names the columns (else
+///         ``column_1``, ``column_2``, ...); ``None`` detects.
+///     skip_rows: lines before the header to skip; ``None`` detects.
+///     encoding: ``"utf-8"``, ``"windows-1252"`` or ``"latin-1"``.
+///     line_end: ``"lf"`` (also CRLF) or ``"cr"``.
+///     bad_rows: ``"pad"`` (default), ``"skip"`` or ``"error"``.
+///     rejects: a path to write the rows that did not fit, as CSV (line,
+///         column, reason, raw line).
 ///
 /// Returns:
 ///     a :class:`Table`.
@@ -49,16 +63,51 @@ use crate::errors::{csv_error, guarded};
 ///     CsvError: the file is malformed or cannot be read; ``line`` and
 ///         ``column`` say where.
 #[pyfunction]
-#[pyo3(signature = (path, *, threads=None))]
-pub fn read_csv(py: Python<'_>, path: PathBuf, threads: Option<i64>) -> PyResult<Table> {
+#[pyo3(signature = (
+    path, *, threads=None, delimiter=None, quote=None, escape=None, header=None, skip_rows=None,
+    encoding=None, line_end=None, bad_rows="pad", rejects=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn read_csv(
+    py: Python<'_>,
+    path: PathBuf,
+    threads: Option<i64>,
+    delimiter: Option<&str>,
+    quote: Option<&str>,
+    escape: Option<&str>,
+    header: Option<bool>,
+    skip_rows: Option<usize>,
+    encoding: Option<&str>,
+    line_end: Option<&str>,
+    bad_rows: &str,
+    rejects: Option<PathBuf>,
+) -> PyResult<Table> {
     let threads = match threads {
         None => 0,
         Some(n) if n >= 0 => n as usize,
         Some(n) => return Err(PyValueError::new_err(format!("threads must be ≥ 0 (0: one per core), got {n}"))),
     };
-    guarded(|| {
+    let option = |name: &str, e: String| PyValueError::new_err(format!("{name}: {e}"));
+    use genesis::csv::dialect::{parse_delimiter, parse_escape, parse_quote};
+    let dialect = genesis::csv::DialectOptions {
+        delimiter: delimiter.map(parse_delimiter).transpose().map_err(|e| option("delimiter", e))?,
+        quote: quote.map(parse_quote).transpose().map_err(|e| option("quote", e))?,
+        escape: escape.map(parse_escape).transpose().map_err(|e| option("escape", e))?,
+        header,
+        skip_lines: skip_rows,
+        encoding: encoding.map(str::parse).transpose().map_err(|e| option("encoding", e))?,
+        line_end: line_end.map(str::parse).transpose().map_err(|e| option("line_end", e))?,
+    };
+    dialect.validate().map_err(PyValueError::new_err)?;
+    let options = ParseOptions {
+        dialect,
+        bad_rows: bad_rows.parse().map_err(|e| option("bad_rows", e))?,
+        keep_rejects: rejects.is_some(),
+        ..ParseOptions::default()
+    };
+    let table = guarded(|| {
         let parsed = py.detach(|| {
-            let read = || genesis::csv::read_file(&path, ParseOptions::default());
+            let read = || genesis::csv::read_file(&path, options);
             if threads == 0 {
                 Ok(read())
             } else {
@@ -68,7 +117,14 @@ pub fn read_csv(py: Python<'_>, path: PathBuf, threads: Option<i64>) -> PyResult
         let loaded = parsed.map_err(|e| PyValueError::new_err(format!("cannot start {threads} threads: {e}")))?;
         let loaded = loaded.map_err(|e| csv_error(py, &e))?;
         Ok(Table { loaded: Arc::new(loaded), stats: OnceLock::new() })
-    })
+    })?;
+    if let Some(out) = rejects {
+        let table = &table.loaded.table;
+        std::fs::File::create(&out)
+            .and_then(|mut f| genesis::csv::write::write_rejects(&table.damage.rejects, table.columns.len(), &mut f))
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot write {}: {e}", out.display())))?;
+    }
+    Ok(table)
 }
 
 /// A parsed CSV file: typed columns, read without copying.
@@ -125,6 +181,27 @@ impl Table {
     #[getter]
     fn rows(&self) -> usize {
         self.loaded.table.rows
+    }
+
+    /// How the file was read: ``delimiter``, ``quote``, ``escape``,
+    /// ``line_end``, ``header``, ``skipped_lines``, ``encoding`` and which
+    /// of them were ``forced``.
+    #[getter]
+    fn dialect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (self.loaded.table.dialect.to_json().to_string(),))
+    }
+
+    /// Writes the table as ``genesis parse --out`` does: RFC 4180, comma,
+    /// quotes only where needed, LF, UTF-8, a header row.
+    fn to_csv(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| {
+            std::fs::File::create(&path).and_then(|f| {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+                genesis::csv::write::write_table(&self.loaded.table, &mut out)?;
+                std::io::Write::flush(&mut out)
+            })
+        })
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot write {}: {e}", path.display())))
     }
 
     /// The file this table was read from.
