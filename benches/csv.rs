@@ -6,15 +6,20 @@
 //! - `genesis/split_only`: records and fields counted, one thread;
 //! - `csv_crate/typed`: `csv::ByteRecord`s, each field parsed into `i64` or
 //!   `f64` columns (the same work as `genesis/typed`), one thread;
-//! - `csv_crate/split_only`: `ByteRecord`s counted, one thread.
+//! - `csv_crate/split_only`: `ByteRecord`s counted, one thread;
+//! - `genesis/detect_dialect`: dialect detection alone (what every parse
+//!   does first), one thread;
+//! - `genesis/write_rfc4180`: the parsed table written back as CSV into
+//!   memory (`parse --out` without the file), all cores.
 //!
 //! `GENESIS_CSV_ROWS` sets the trace size (default 500,000 rows, ≈ 32 MB).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use genesis::csv::dialect::sniff;
 use genesis::csv::split::Records;
-use genesis::csv::{ParseOptions, parse};
+use genesis::csv::{DialectOptions, ParseOptions, parse};
 
 /// A sensor trace as `genesis gen` writes it.
 fn trace(rows: usize) -> Vec<u8> {
@@ -39,6 +44,18 @@ fn bench(c: &mut Criterion) {
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
 
     group.bench_function("genesis/typed", |b| b.iter(|| parse(black_box(&data), ParseOptions::default()).unwrap()));
+    group.bench_function("genesis/detect_dialect", |b| {
+        b.iter(|| sniff(black_box(&data), false, &DialectOptions::default()))
+    });
+    let table = parse(&data, ParseOptions::default()).unwrap();
+    group.bench_function("genesis/write_rfc4180", |b| {
+        let mut out = Vec::with_capacity(data.len() + (1 << 20));
+        b.iter(|| {
+            out.clear();
+            genesis::csv::write::write_table(black_box(&table), &mut out).unwrap();
+            out.len()
+        })
+    });
     group.bench_function("genesis/typed_1_thread", |b| {
         b.iter(|| one.install(|| parse(black_box(&data), ParseOptions::default()).unwrap()))
     });

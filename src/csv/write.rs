@@ -3,16 +3,141 @@
 //! doubled, LF line ends, UTF-8, a header row. What was read from any
 //! dialect comes out in the one every tool reads.
 //!
-//! Numbers are written as the shortest text that reads back to the same
-//! value (`ryu`, `itoa`), floats always with a point or an exponent, so a
-//! float column stays float when read again; missing values are empty
-//! fields. Rows are formatted in blocks on all cores and written in order.
+//! Numbers are written as text that reads back to exactly the same value,
+//! floats always with a point or an exponent, so a float column stays float
+//! when read again; missing values are empty fields. A float is written in
+//! fixed point with as many decimals as its column's previous value had,
+//! where that reads back exactly (so `0.2820` stays `0.2820`, as sensor
+//! data is printed), else with the fewest decimals that do, else by `ryu`
+//! (shortest round trip, with an exponent where needed). The check is the
+//! parser's own fast path: `m / 10^k` with `m < 2^53` is correctly rounded,
+//! so if it gives the value back, the text `m·10^-k` reads as that value in
+//! any correct parser. Digits are written into small fixed buffers and
+//! copied whole. Rows are formatted in blocks on all cores and
+//! written in order.
 
 use std::io::Write;
 
 use rayon::prelude::*;
 
+use super::plain::POW10;
 use super::table::{Reject, Table, Values};
+
+/// Most decimals tried in fixed point (`m` stays below 2^53).
+const MAX_DECIMALS: usize = 15;
+
+/// `m` with `k` decimals if `m / 10^k` is exactly `|v|` (see the module).
+#[inline(always)]
+fn fixed(magnitude: f64, k: usize) -> Option<u64> {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    let x = magnitude * POW10[k];
+    // Rounded to an integer without a libm call: above 2^52 every double
+    // is one already.
+    let m = if x < TWO_52 { (x + TWO_52) - TWO_52 } else { x };
+    (m < 9.0e15 && m / POW10[k] == magnitude).then_some(m as u64)
+}
+
+/// Appends the `len` bytes `fill` writes, from the last to the first,
+/// straight into the vector's spare room: numbers are built in place (a
+/// scratch buffer read back whole stalled on store forwarding, and a
+/// `memcpy` call per number cost more than formatting it).
+#[inline(always)]
+fn push_backwards(out: &mut Vec<u8>, len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<u8>])) {
+    out.reserve(len);
+    let at = out.len();
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` wrote all `len` bytes (each caller writes every
+    // place of the slice it is given).
+    unsafe { out.set_len(at + len) };
+}
+
+/// `"00" "01" … "99"`.
+const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decimal digits of `m` (at least one).
+#[inline(always)]
+fn digit_count(m: u64) -> usize {
+    m.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// Appends the integer `v`.
+#[inline(always)]
+fn push_integer(out: &mut Vec<u8>, v: i64) {
+    let (mut m, sign) = (v.unsigned_abs(), (v < 0) as usize);
+    let len = sign + digit_count(m);
+    push_backwards(out, len, |text| {
+        for place in text[sign..].iter_mut().rev() {
+            place.write(b'0' + (m % 10) as u8);
+            m /= 10;
+        }
+        if sign == 1 {
+            text[0].write(b'-');
+        }
+    });
+}
+
+/// Appends the float `v` (finite); `decimals` is the column's last count,
+/// updated.
+#[inline]
+fn push_float(out: &mut Vec<u8>, v: f64, decimals: &mut usize, floats: &mut ryu::Buffer) {
+    let magnitude = v.abs();
+    let found = fixed(magnitude, *decimals)
+        .map(|m| (m, *decimals))
+        .or_else(|| (0..=MAX_DECIMALS).find_map(|k| fixed(magnitude, k).map(|m| (m, k))));
+    let Some((mut m, k)) = found else {
+        out.extend_from_slice(floats.format_finite(v).as_bytes());
+        return;
+    };
+    *decimals = k;
+    // `m`'s digits (at least `k + 1`) with a point before the last `k`;
+    // `.0` after them for `k = 0`.
+    let sign = v.is_sign_negative() as usize;
+    let digits = digit_count(m).max(k + 1);
+    let len = sign + digits + 1 + (k == 0) as usize;
+    push_backwards(out, len, |text| {
+        let mut i = len;
+        if k == 0 {
+            i -= 2;
+            text[i].write(b'.');
+            text[i + 1].write(b'0');
+        } else {
+            // The fraction, two digits at a time (half the chain of
+            // divisions), then the point.
+            let mut left = k;
+            while left >= 2 {
+                let pair = (m % 100) as usize * 2;
+                m /= 100;
+                i -= 2;
+                text[i].write(PAIRS[pair]);
+                text[i + 1].write(PAIRS[pair + 1]);
+                left -= 2;
+            }
+            if left == 1 {
+                i -= 1;
+                text[i].write(b'0' + (m % 10) as u8);
+                m /= 10;
+            }
+            i -= 1;
+            text[i].write(b'.');
+        }
+        for place in text[sign..i].iter_mut().rev() {
+            place.write(b'0' + (m % 10) as u8);
+            m /= 10;
+        }
+        if sign == 1 {
+            text[0].write(b'-');
+        }
+    });
+}
 
 /// Rows formatted per task.
 const BLOCK: usize = 16 << 10;
@@ -34,15 +159,18 @@ fn push_text(out: &mut Vec<u8>, field: &str) {
     out.push(b'"');
 }
 
-/// Rows `rows` of `table`, formatted.
-fn block(table: &Table, rows: std::ops::Range<usize>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows.len() * table.columns.len() * 12);
-    let (mut ints, mut floats) = (itoa::Buffer::new(), ryu::Buffer::new());
+/// Rows `rows` of `table`, formatted into `out` (cleared first).
+fn block(table: &Table, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(rows.len() * table.columns.len() * 12);
+    let mut floats = ryu::Buffer::new();
     // Each column's next missing row, walked alongside.
     let mut missing: Vec<usize> =
         table.columns.iter().map(|c| c.missing.partition_point(|&m| m < rows.start)).collect();
+    let mut decimals = vec![0usize; table.columns.len()];
     for r in rows {
-        for (i, (column, next)) in table.columns.iter().zip(&mut missing).enumerate() {
+        let cells = table.columns.iter().zip(&mut missing).zip(&mut decimals);
+        for (i, ((column, next), decimals)) in cells.enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -51,14 +179,13 @@ fn block(table: &Table, rows: std::ops::Range<usize>) -> Vec<u8> {
                 continue;
             }
             match &column.values {
-                Values::Integer(v) => out.extend_from_slice(ints.format(v[r]).as_bytes()),
-                Values::Float(v) => out.extend_from_slice(floats.format_finite(v[r]).as_bytes()),
-                Values::Text(t) => push_text(&mut out, t.get(r)),
+                Values::Integer(v) => push_integer(out, v[r]),
+                Values::Float(v) => push_float(out, v[r], decimals, &mut floats),
+                Values::Text(t) => push_text(out, t.get(r)),
             }
         }
         out.push(b'\n');
     }
-    out
 }
 
 /// Writes `table` as RFC 4180 CSV.
@@ -72,21 +199,19 @@ pub fn write_table(table: &Table, out: &mut (impl Write + ?Sized)) -> std::io::R
     }
     header.push(b'\n');
     out.write_all(&header)?;
-    // A few blocks per thread at a time: bounded memory, all cores busy.
-    let batch = BLOCK * 4 * rayon::current_num_threads();
-    let mut start = 0;
-    while start < table.rows {
-        let end = (start + batch).min(table.rows);
-        let blocks: Vec<Vec<u8>> = (start..end)
-            .step_by(BLOCK)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|b| block(table, b..(b + BLOCK).min(end)))
-            .collect();
-        for b in blocks {
-            out.write_all(&b)?;
+    // A few blocks per thread at a time, in buffers reused from batch to
+    // batch (fresh ones cost a page fault per 4 KiB): bounded memory.
+    let per_batch = 4 * rayon::current_num_threads();
+    let mut buffers: Vec<Vec<u8>> = (0..per_batch).map(|_| Vec::new()).collect();
+    for start in (0..table.rows).step_by(BLOCK * per_batch) {
+        let end = (start + BLOCK * per_batch).min(table.rows);
+        buffers.par_iter_mut().enumerate().for_each(|(i, buffer)| {
+            let from = (start + i * BLOCK).min(end);
+            block(table, from..(from + BLOCK).min(end), buffer);
+        });
+        for b in &buffers {
+            out.write_all(b)?;
         }
-        start = end;
     }
     Ok(())
 }
@@ -120,13 +245,63 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "plain|\"a,b\"|\"say \"\"hi\"\"\r\n\"");
     }
 
+    /// Every float written reads back bit for bit (the standard library's
+    /// parser as the oracle), on decimals of every length and on values
+    /// with no short decimal form.
+    #[test]
+    fn floats_read_back_exactly() {
+        let mut floats = ryu::Buffer::new();
+        let mut state = 7u64;
+        let mut decimals = 0;
+        for i in 0..200_000 {
+            state = crate::rng::splitmix64(state);
+            let v = match i % 4 {
+                0 => f64::from_bits(state) % 1e6,
+                1 => (state % 1_000_000) as f64 / POW10[(state >> 40) as usize % 8],
+                2 => -((state % 100_000) as f64) / 1e4,
+                _ => f64::from_bits((state >> 2) | 0x3000_0000_0000_0000),
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            let mut out = Vec::new();
+            push_float(&mut out, v, &mut decimals, &mut floats);
+            let text = std::str::from_utf8(&out).unwrap();
+            assert!(text.contains(['.', 'e', 'E']), "{text} would read back as an integer");
+            assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{v:e} written as {text}");
+        }
+        let mut out = Vec::new();
+        decimals = 4;
+        for v in [0.282, -0.0, 5.0, 1e-300] {
+            push_float(&mut out, v, &mut decimals, &mut floats);
+            out.push(b' ');
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "0.2820 -0.0000 5.0000 1e-300 ");
+    }
+
+    #[test]
+    fn integers_are_written_as_the_standard_library_writes_them() {
+        let mut state = 3u64;
+        for v in [0, -1, 9, 10, i64::MIN, i64::MAX].into_iter().chain((0..10_000).map(|_| {
+            state = crate::rng::splitmix64(state);
+            (state as i64) >> (state % 60)
+        })) {
+            let mut out = Vec::new();
+            push_integer(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+    }
+
     #[test]
     fn a_table_reads_back_equal() {
         let text = "n;x;name\n3;1.0;bob\n-1;;\"a;b, \"\"c\"\"\"\n;2.5e-7;\n";
         let table = parse(text.as_bytes(), ParseOptions::default()).unwrap();
         let mut out = Vec::new();
         write_table(&table, &mut out).unwrap();
-        assert_eq!(String::from_utf8(out.clone()).unwrap(), "n,x,name\n3,1.0,bob\n-1,,\"a;b, \"\"c\"\"\"\n,2.5e-7,\n");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "n,x,name\n3,1.0,bob\n-1,,\"a;b, \"\"c\"\"\"\n,0.00000025,\n"
+        );
         let again = parse(&out, ParseOptions::default()).unwrap();
         assert_eq!(again.columns, table.columns);
     }
