@@ -2,7 +2,8 @@
 # Rust vs Python, measured in one run on this machine: the simulation at
 # 1k, 10k and 100k agents (Genesis, NumPy + cKDTree, plain Python loops
 # where it finishes in reasonable time) and the CSV engine on a 500,000-row
-# trace against Python's csv module, pandas, polars, DuckDB and pyarrow;
+# trace against Python's csv module, pandas, polars, DuckDB and pyarrow,
+# and the same trace in other dialects and with damage (csv_dialects.py);
 # then the same from Python through the genesis_sim package
 # (benches/python/hybrid.py), and sweeps through Dask against `genesis
 # sweep` (benches/python/sweep_dask.py). Prints the tables and saves them with the
@@ -105,6 +106,9 @@ if fast:
           f"{best_peer['method']} (best of 3); {first_peer['first'] / rust['parse_runs'][0]:.1f}× "
           f"{first_peer['method']} on first loads.")
 PYEOF
+
+echo >> "$TMP/results.md"
+"$PY" benches/python/csv_dialects.py --genesis "$G" --trace "$TRACE" >> "$TMP/results.md"
 
 { echo; echo "## The Python package (genesis_sim)"; echo; } >> "$TMP/results.md"
 "$PY" benches/python/hybrid.py --genesis "$G" --trace "$TRACE" | sed 's/^## /### /' >> "$TMP/results.md"

@@ -241,11 +241,19 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_chunks_agree(
         bytes in proptest::collection::vec(prop_oneof![
             4 => Just(b','), 3 => Just(b'"'), 3 => Just(b'\n'), 1 => Just(b'\r'), 3 => Just(b'a'), 2 => Just(b'1'),
-            1 => Just(b'.'), 1 => Just(0xffu8), 1 => any::<u8>()
+            1 => Just(b'.'), 1 => Just(0xffu8), 1 => Just(b';'), 1 => Just(b'\''), 1 => Just(b'\\'), 1 => any::<u8>()
         ], 0..80),
         chunk_size in 1usize..12,
     ) {
-        for options in [ParseOptions::rfc4180(), ParseOptions::default()] {
+        let forced = genesis::csv::DialectOptions {
+            delimiter: Some(b';'),
+            quote: Some(Some(b'\'')),
+            escape: Some(Some(b'\\')),
+            line_end: Some(LineEnd::Cr),
+            ..genesis::csv::DialectOptions::default()
+        };
+        let skip = ParseOptions { dialect: forced, bad_rows: genesis::csv::BadRows::Skip, keep_rejects: true, ..ParseOptions::default() };
+        for options in [ParseOptions::rfc4180(), ParseOptions::default(), skip] {
             let whole = parse(&bytes, ParseOptions { chunk_size: usize::MAX / 4, keep_offsets: true, ..options });
             let chunked = parse(&bytes, ParseOptions { chunk_size, keep_offsets: true, ..options });
             prop_assert_eq!(whole, chunked);
