@@ -41,9 +41,21 @@ const PLOT_FRAMES: usize = 300;
 /// Height of a plot, axes included, in logical pixels.
 const PLOT_HEIGHT: f32 = 150.0;
 
+/// How much of the window's left the panel covers, in logical pixels, as
+/// last drawn (0 when collapsed): Home fits the world right of it.
+#[derive(Resource, Clone, Copy, Debug, PartialEq)]
+pub struct PanelWidth(pub f32);
+
+impl Default for PanelWidth {
+    fn default() -> Self {
+        Self(PANEL_WIDTH)
+    }
+}
+
 pub(super) fn plugin(app: &mut App) {
     app.insert_resource(OverlayHistory::new(PLOT_FRAMES))
         .init_resource::<Form>()
+        .init_resource::<PanelWidth>()
         .add_systems(Update, record_history.after(advance_simulation))
         .add_systems(EguiPrimaryContextPass, draw_overlay);
 }
@@ -327,6 +339,7 @@ fn draw_overlay(
     sim: SimView,
     mut input: UserInput,
     agents: Query<Inspected, With<Agent>>,
+    mut panel: ResMut<PanelWidth>,
 ) -> Result {
     // True on the system's first run too, so the form starts filled in.
     if sim.current.is_changed() {
@@ -336,7 +349,7 @@ fn draw_overlay(
     // Anchored top left, full height; drag its right edge to widen it (the
     // plots and tables follow), or collapse it from its title bar.
     let height = window.height() - 40.0;
-    egui::Window::new("Genesis")
+    let shown = egui::Window::new("Genesis")
         .anchor(egui::Align2::LEFT_TOP, [0.0, 0.0])
         .default_width(PANEL_WIDTH - 14.0)
         .min_width(260.0)
@@ -367,6 +380,9 @@ fn draw_overlay(
             }
             egui::CollapsingHeader::new("Help").open(input.view.show_help.then_some(true)).show(ui, help);
         });
+    // Collapsed, the panel is a title bar: the world may use the width.
+    let width = shown.filter(|s| s.inner.is_some()).map_or(0.0, |s| s.response.rect.right());
+    panel.set_if_neq(PanelWidth(width));
     Ok(())
 }
 

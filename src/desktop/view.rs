@@ -12,7 +12,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
 
 use super::Selection;
-use super::overlay::PANEL_WIDTH;
+use super::overlay::{PANEL_WIDTH, PanelWidth};
 use crate::sim::{Agent, AgentId, ModelConfig, Position};
 
 pub(super) fn plugin(app: &mut App) {
@@ -43,9 +43,10 @@ pub fn pick_agent(agents: impl IntoIterator<Item = (u32, Vec2)>, point: Vec2, ma
 }
 
 /// The camera placement that shows the whole world in the part of a
-/// `window`-sized window right of the overlay panel: `(centre, scale)`.
-pub fn fit_world(world: Vec2, window: Vec2) -> (Vec2, f32) {
-    let free = Vec2::new((window.x - PANEL_WIDTH).max(window.x * 0.3), window.y);
+/// `window`-sized window right of an overlay panel `panel` pixels wide:
+/// `(centre, scale)`.
+pub fn fit_world(world: Vec2, window: Vec2, panel: f32) -> (Vec2, f32) {
+    let free = Vec2::new((window.x - panel).max(window.x * 0.3), window.y);
     let scale = (world.x / free.x).max(world.y / free.y) * 1.05;
     // Shift left by half the panel so the world sits centred in the free part.
     let shift = (window.x - free.x) / 2.0 * scale;
@@ -53,7 +54,8 @@ pub fn fit_world(world: Vec2, window: Vec2) -> (Vec2, f32) {
 }
 
 fn spawn_camera(mut commands: Commands, config: Res<ModelConfig>, window: Single<&Window, With<PrimaryWindow>>) {
-    let (centre, scale) = fit_world(Vec2::new(config.width, config.height), window.size());
+    // Before the panel's first frame: its default width.
+    let (centre, scale) = fit_world(Vec2::new(config.width, config.height), window.size(), PANEL_WIDTH);
     commands.spawn((
         Camera2d,
         Transform::from_translation(centre.extend(0.0)),
@@ -137,12 +139,13 @@ fn fit_on_home(
     keys: Res<ButtonInput<KeyCode>>,
     egui: Res<EguiWantsInput>,
     config: Res<ModelConfig>,
+    panel: Res<PanelWidth>,
 ) {
     if !keys.just_pressed(KeyCode::Home) || egui.wants_keyboard_input() {
         return;
     }
     let (transform, projection) = &mut *camera;
-    let (centre, scale) = fit_world(Vec2::new(config.width, config.height), window.size());
+    let (centre, scale) = fit_world(Vec2::new(config.width, config.height), window.size(), panel.0);
     transform.translation = centre.extend(transform.translation.z);
     if let Projection::Orthographic(ortho) = &mut **projection {
         ortho.scale = scale;
@@ -220,11 +223,17 @@ mod tests {
     #[test]
     fn the_fitted_world_is_entirely_visible_right_of_the_panel() {
         let window = Vec2::new(1600.0, 900.0);
-        let (centre, scale) = fit_world(Vec2::new(1000.0, 1000.0), window);
-        let corner_px = |cursor: Vec2| screen_to_world(cursor, window, centre, scale);
-        let top_left = corner_px(Vec2::new(PANEL_WIDTH, 0.0));
-        let bottom_right = corner_px(window);
-        assert!(top_left.x <= 0.0 && top_left.y >= 1000.0, "{top_left}");
-        assert!(bottom_right.x >= 1000.0 && bottom_right.y <= 0.0, "{bottom_right}");
+        // The default panel, one widened by dragging, and none (collapsed).
+        for panel in [PANEL_WIDTH, 700.0, 0.0] {
+            let (centre, scale) = fit_world(Vec2::new(1000.0, 1000.0), window, panel);
+            let corner_px = |cursor: Vec2| screen_to_world(cursor, window, centre, scale);
+            let top_left = corner_px(Vec2::new(panel, 0.0));
+            let bottom_right = corner_px(window);
+            assert!(top_left.x <= 0.0 && top_left.y >= 1000.0, "{panel}: {top_left}");
+            assert!(bottom_right.x >= 1000.0 && bottom_right.y <= 0.0, "{panel}: {bottom_right}");
+            // Snug: the world fills the free height or width within 5%.
+            let free = Vec2::new(window.x - panel, window.y);
+            assert!((1000.0 / scale - free.x.min(free.y)).abs() <= free.x.min(free.y) * 0.05 + 1.0, "{panel}: {scale}");
+        }
     }
 }
