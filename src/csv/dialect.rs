@@ -22,8 +22,9 @@
 //! - **header**: as `csv.Sniffer` votes: a column whose values are numbers
 //!   votes for a header when the first row's cell is not a number and
 //!   against when it is; no votes (all text) means a header;
-//! - **encoding**: UTF-8 (a byte-order mark noted), else Windows-1252,
-//!   converted to UTF-8. Samples can miss a stray byte: the parse itself
+//! - **encoding**: UTF-8 (a byte-order mark noted), UTF-16 by its
+//!   byte-order mark (converted before anything else is detected), else
+//!   Windows-1252, converted to UTF-8. Samples can miss a stray byte: the parse itself
 //!   falls back to Windows-1252 when it meets invalid UTF-8 and the
 //!   encoding was not forced.
 
@@ -42,6 +43,10 @@ pub enum Encoding {
     Windows1252,
     /// ISO-8859-1 proper: every byte the code point of its value.
     Latin1,
+    /// UTF-16, little-endian: what Excel's "Unicode text" writes (after a
+    /// byte-order mark, by which it is detected).
+    Utf16Le,
+    Utf16Be,
 }
 
 impl Encoding {
@@ -51,12 +56,23 @@ impl Encoding {
             Encoding::Utf8Bom => "utf-8 (with BOM)",
             Encoding::Windows1252 => "windows-1252",
             Encoding::Latin1 => "latin-1",
+            Encoding::Utf16Le => "utf-16le",
+            Encoding::Utf16Be => "utf-16be",
         }
     }
 
     /// Whether the bytes are converted to UTF-8 before parsing.
     pub fn converts(self) -> bool {
-        matches!(self, Encoding::Windows1252 | Encoding::Latin1)
+        !matches!(self, Encoding::Utf8 | Encoding::Utf8Bom)
+    }
+
+    /// The UTF-16 encoding `data`'s byte-order mark names, if any.
+    pub fn utf16_bom(data: &[u8]) -> Option<Encoding> {
+        match data {
+            [0xFF, 0xFE, ..] => Some(Encoding::Utf16Le),
+            [0xFE, 0xFF, ..] => Some(Encoding::Utf16Be),
+            _ => None,
+        }
     }
 }
 
@@ -68,7 +84,9 @@ impl std::str::FromStr for Encoding {
             "utf-8-sig" | "utf-8-bom" => Ok(Encoding::Utf8Bom),
             "windows-1252" | "cp1252" | "ansi" => Ok(Encoding::Windows1252),
             "latin-1" | "latin1" | "iso-8859-1" => Ok(Encoding::Latin1),
-            _ => Err(format!("unknown encoding '{s}': expected utf-8, windows-1252 or latin-1")),
+            "utf-16le" | "utf-16" => Ok(Encoding::Utf16Le),
+            "utf-16be" => Ok(Encoding::Utf16Be),
+            _ => Err(format!("unknown encoding '{s}': expected utf-8, windows-1252, latin-1, utf-16le or utf-16be")),
         }
     }
 }
@@ -546,9 +564,20 @@ const CP1252_HIGH: [char; 32] = [
     '\u{203A}', '\u{0153}', '\u{009D}', '\u{017E}', '\u{0178}',
 ];
 
-/// `bytes` in `encoding` (Windows-1252 or Latin-1) as UTF-8. ASCII runs
-/// are copied whole.
+/// `bytes` in `encoding` (Windows-1252, Latin-1 or UTF-16, a byte-order
+/// mark dropped) as UTF-8. ASCII runs are copied whole; an unpaired UTF-16
+/// surrogate or a lone last byte becomes U+FFFD (never an invalid `str`).
 pub fn to_utf8(bytes: &[u8], encoding: Encoding) -> Vec<u8> {
+    if let Encoding::Utf16Le | Encoding::Utf16Be = encoding {
+        let bytes = if Encoding::utf16_bom(bytes) == Some(encoding) { &bytes[2..] } else { bytes };
+        let units = bytes.chunks(2).map(|p| match (p, encoding) {
+            ([a, b], Encoding::Utf16Le) => u16::from_le_bytes([*a, *b]),
+            ([a, b], _) => u16::from_be_bytes([*a, *b]),
+            _ => 0xFFFD,
+        });
+        let text: String = char::decode_utf16(units).map(|c| c.unwrap_or('\u{FFFD}')).collect();
+        return text.into_bytes();
+    }
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8);
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -613,5 +642,13 @@ mod tests {
         assert_eq!(String::from_utf8(to_utf8(bytes, Encoding::Windows1252)).unwrap(), "café,€ 5,“q”\n");
         assert_eq!(String::from_utf8(to_utf8(b"\x80\xff", Encoding::Latin1)).unwrap(), "\u{80}ÿ");
         assert_eq!(detect_encoding("café".as_bytes(), false), Encoding::Utf8);
+        let utf16: Vec<u8> = [0xFEFFu16]
+            .iter()
+            .chain(&"a\tb\n1\t€\n".encode_utf16().collect::<Vec<_>>())
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(Encoding::utf16_bom(&utf16), Some(Encoding::Utf16Le));
+        assert_eq!(String::from_utf8(to_utf8(&utf16, Encoding::Utf16Le)).unwrap(), "a\tb\n1\t€\n");
+        assert_eq!(String::from_utf8(to_utf8(&[0x00, 0xD8, 0x41], Encoding::Utf16Le)).unwrap(), "\u{FFFD}\u{FFFD}");
     }
 }

@@ -356,6 +356,19 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// forced by `options`), then the header row (if any), then the rows.
 pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     options.dialect.validate().map_err(CsvError::whole)?;
+    let utf16 = match options.dialect.encoding {
+        Some(e @ (Encoding::Utf16Le | Encoding::Utf16Be)) => Some(e),
+        Some(_) => None,
+        None => Encoding::utf16_bom(data),
+    };
+    if let Some(encoding) = utf16 {
+        // Every byte of UTF-16 text is two: convert first, then detect.
+        let text = to_utf8(data, encoding);
+        let mut dialect = sniff(&text, false, &DialectOptions { encoding: Some(Encoding::Utf8), ..options.dialect });
+        dialect.encoding = encoding;
+        dialect.forced.encoding = options.dialect.encoding;
+        return parse_dialect(&text, 0, dialect, &options);
+    }
     let bom = data.starts_with(BOM);
     let start = if bom { BOM.len() } else { 0 };
     let mut dialect = sniff(&data[start..], bom, &options.dialect);

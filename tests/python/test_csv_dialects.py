@@ -38,7 +38,7 @@ class Case:
     def oracle(self) -> tuple[list[str], list[list[str]]]:
         """Names and rows as Python's csv module reads the true dialect,
         padded and cut to the header's width, blank lines left out."""
-        codec = {"utf-8": "utf-8-sig", "windows-1252": "cp1252"}[self.encoding]
+        codec = {"utf-8": "utf-8-sig", "windows-1252": "cp1252", "utf-16le": "utf-16"}[self.encoding]
         text = self.data.decode(codec)
         lines = io.StringIO(text, newline="")
         for _ in range(self.skip):
@@ -75,6 +75,9 @@ def cases() -> list[Case]:
              skip=3),
         Case("windows_1252", "city,temp\nMünchen,5.5\nZürich,4\n“Quoted” café,3\n".encode("cp1252"),
              encoding="windows-1252"),
+        # Excel's "Unicode text": UTF-16 with a byte-order mark, tabs, CRLF.
+        Case("utf16_excel", "\ufeffOrt\tWert\tNotiz\r\nKöln\t1.5\t\"a\tb\"\r\nZürich\t2\tok\r\n".encode("utf-16-le"),
+             delimiter="\t", line_end="CRLF", encoding="utf-16le"),
         Case("stray_quotes", b"place,lat,lon\nobs 1,37\xc2\xb036'37.8\"N,122\xc2\xb022'3.2\"W\nobs 2,5'11\",x\"y\n"),
         Case("ragged", b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n", padded=1, truncated=1),
         Case("everything", ("Export from Tabellenkalkulation\r\n\r\nNr;Ort;Wert;Notiz\r\n"
