@@ -385,23 +385,34 @@ fn typed(cell: &[u8], delimiter: u8) -> bool {
     !t.iter().any(|&b| b != delimiter && matches!(b, b',' | b';' | b'\t' | b'|' | b'"' | b'\''))
 }
 
-/// CleverCSV's data consistency score of a split: pattern × type.
-fn score(rows: &[Vec<Vec<u8>>], delimiter: u8) -> f64 {
-    if rows.is_empty() {
-        return 0.0;
-    }
+/// CleverCSV's data consistency score of the first records of `sample`
+/// split with `syntax`: pattern × type. Counted as the records are read,
+/// with nothing allocated per field (up to 30 candidates are scored).
+fn score(sample: &[u8], syntax: Syntax) -> f64 {
+    let mut records = Records::with_quotes_known(sample, 0, sample.len(), syntax, Some(false));
     let mut widths: Vec<(usize, usize)> = Vec::new();
-    for row in rows {
-        match widths.iter_mut().find(|(w, _)| *w == row.len()) {
+    let (mut cells, mut typed_cells) = (0usize, 0usize);
+    for _ in 0..RECORDS {
+        let mut typed_here = 0;
+        let Ok(Some(width)) = records.read_record(|_, f| {
+            typed_here += typed(f, syntax.delimiter) as usize;
+            Ok(())
+        }) else {
+            break;
+        };
+        cells += width;
+        typed_cells += typed_here;
+        match widths.iter_mut().find(|(w, _)| *w == width) {
             Some((_, n)) => *n += 1,
-            None => widths.push((row.len(), 1)),
+            None => widths.push((width, 1)),
         }
+    }
+    if widths.is_empty() {
+        return 0.0;
     }
     let pattern =
         widths.iter().map(|&(w, n)| n as f64 * (w as f64 - 1.0) / w as f64).sum::<f64>() / widths.len() as f64;
-    let cells: usize = rows.iter().map(Vec::len).sum();
-    let typed = rows.iter().flatten().filter(|c| typed(c, delimiter)).count();
-    pattern * (typed as f64 / cells.max(1) as f64).max(1e-3)
+    pattern * (typed_cells as f64 / cells.max(1) as f64).max(1e-3)
 }
 
 /// The most common width among `rows`.
@@ -513,7 +524,7 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
                 // Without quotes there is nothing to escape.
                 let escape = escape.filter(|_| quote.is_some());
                 let syntax = Syntax { delimiter, quote, escape, newline };
-                let s = score(&records_of(sample, syntax, RECORDS), delimiter);
+                let s = score(sample, syntax);
                 if best.is_none_or(|(b, _)| s > b + 1e-9) {
                     best = Some((s, syntax));
                 }
