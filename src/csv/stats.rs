@@ -23,27 +23,24 @@ pub struct LoadedCsv {
 }
 
 /// Memory-maps and parses `path` (errors name the file); `-` reads
-/// standard input to its end first.
+/// standard input (see [`spool_stdin`]).
 pub fn read_file(path: &Path, options: ParseOptions) -> Result<LoadedCsv, CsvError> {
     let started = Instant::now();
-    if path == Path::new("-") {
+    let (file, name) = if path == Path::new("-") {
         let name = Path::new("<stdin>");
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
-            .map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(name))?;
-        if bytes.is_empty() {
-            return Err(CsvError::at(&[], 0, 1, "empty input: expected a header row naming the columns").in_file(name));
-        }
-        let table = parse(&bytes, options).map_err(|e| e.in_file(name))?;
-        return Ok(LoadedCsv {
-            path: name.to_path_buf(),
-            table,
-            bytes: bytes.len(),
-            parse_seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    let file = std::fs::File::open(path).map_err(|e| CsvError::whole(format!("cannot open: {e}")).in_file(path))?;
-    let len = file.metadata().map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(path))?.len();
+        let file = spool_stdin().map_err(|e| {
+            CsvError::whole(format!(
+                "cannot copy standard input to a temporary file in {} (set TMPDIR to another place): {e}",
+                std::env::temp_dir().display()
+            ))
+            .in_file(name)
+        })?;
+        (file, name)
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| CsvError::whole(format!("cannot open: {e}")).in_file(path))?;
+        (file, path)
+    };
+    let len = file.metadata().map_err(|e| CsvError::whole(format!("cannot read: {e}")).in_file(name))?.len();
     let table = if len == 0 {
         Err(CsvError::at(&[], 0, 1, "empty file: expected a header row naming the columns"))
     } else {
@@ -51,17 +48,35 @@ pub fn read_file(path: &Path, options: ParseOptions) -> Result<LoadedCsv, CsvErr
         // returns; a file truncated by another process meanwhile is the
         // one case mmap cannot guard against (as for every mmap reader).
         let map = unsafe { memmap2::MmapOptions::new().map(&file) }
-            .map_err(|e| CsvError::whole(format!("cannot map: {e}")).in_file(path))?;
+            .map_err(|e| CsvError::whole(format!("cannot map: {e}")).in_file(name))?;
         populate(&map);
         parse(&map, options)
     };
-    let table = table.map_err(|e| e.in_file(path))?;
+    let table = table.map_err(|e| e.in_file(name))?;
     Ok(LoadedCsv {
-        path: path.to_path_buf(),
+        path: name.to_path_buf(),
         table,
         bytes: len as usize,
         parse_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Standard input copied, a megabyte at a time, into a temporary file
+/// that is unlinked at once (so it goes when closed, even after a crash):
+/// a pipe of any size is read in bounded memory, then mapped and parsed in
+/// parallel like any file, with the same result.
+fn spool_stdin() -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("genesis-stdin-{}-{n}.csv", std::process::id()));
+    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+    std::io::copy(&mut std::io::stdin().lock(), &mut out)?;
+    out.flush()?;
+    drop(out);
+    Ok(file)
 }
 
 /// Maps the file's pages in ahead of the parse, a piece per worker: one
