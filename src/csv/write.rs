@@ -69,9 +69,63 @@ fn digit_count(m: u64) -> usize {
     m.checked_ilog10().map_or(1, |l| l as usize + 1)
 }
 
+/// The eight decimal digits of `m < 10^8` (leading zeros included) as
+/// ASCII, the first in the lowest byte: SWAR, two halves of four digits,
+/// then pairs, then digits, each split by a multiply and a shift (exact
+/// in these ranges: `x / 100` as `x · 10486 >> 20` for `x < 10^4`, `x / 10`
+/// as `x · 103 >> 10` for `x < 100`).
+#[inline(always)]
+fn eight_digits(m: u32) -> u64 {
+    let merged = (m / 10_000) as u64 | (((m % 10_000) as u64) << 32);
+    let hundreds = ((merged * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let pairs = ((merged - 100 * hundreds) << 16) | hundreds;
+    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F;
+    let ones = pairs - 10 * tens;
+    (tens | (ones << 8)) + 0x3030_3030_3030_3030
+}
+
+/// Appends a number below 10^8 written with `k < 8` decimals: `m`'s
+/// digits (at least `k + 1`) with a point before the last `k`, or `m`
+/// itself (`k = None`, an integer). Three unaligned 8-byte stores into
+/// the vector's spare room, no loop.
+#[inline(always)]
+fn push_short(out: &mut Vec<u8>, m: u32, k: Option<usize>, negative: bool) {
+    let d = eight_digits(m);
+    let digits = digit_count(m as u64).max(k.map_or(1, |k| k + 1));
+    let sign = negative as usize;
+    out.reserve(24);
+    // SAFETY: `reserve` made room for 24 bytes past the length; the stores
+    // below reach at most 1 + 8 + 1 + 8 = 18 bytes in, and only the text's
+    // own bytes become part of the vector. `digits` is 1 to 8 and `k` 1 to
+    // 7 where shifted by, so no shift reaches 64.
+    unsafe {
+        let p = out.as_mut_ptr().add(out.len());
+        *p = b'-';
+        let int = digits - k.unwrap_or(0);
+        std::ptr::write_unaligned(p.add(sign).cast::<u64>(), (d >> (8 * (8 - digits))).to_le());
+        let len = match k {
+            None => sign + digits,
+            Some(0) => {
+                *p.add(sign + int) = b'.';
+                *p.add(sign + int + 1) = b'0';
+                sign + int + 2
+            }
+            Some(k) => {
+                *p.add(sign + int) = b'.';
+                std::ptr::write_unaligned(p.add(sign + int + 1).cast::<u64>(), (d >> (8 * (8 - k))).to_le());
+                sign + digits + 1
+            }
+        };
+        out.set_len(out.len() + len);
+    }
+}
+
 /// Appends the integer `v`.
 #[inline(always)]
 fn push_integer(out: &mut Vec<u8>, v: i64) {
+    if v.unsigned_abs() < 100_000_000 {
+        return push_short(out, v.unsigned_abs() as u32, None, v < 0);
+    }
     let (mut m, sign) = (v.unsigned_abs(), (v < 0) as usize);
     let len = sign + digit_count(m);
     push_backwards(out, len, |text| {
@@ -98,6 +152,9 @@ fn push_float(out: &mut Vec<u8>, v: f64, decimals: &mut usize, floats: &mut ryu:
         return;
     };
     *decimals = k;
+    if m < 100_000_000 && k < 8 {
+        return push_short(out, m as u32, Some(k), v.is_sign_negative());
+    }
     // `m`'s digits (at least `k + 1`) with a point before the last `k`;
     // `.0` after them for `k = 0`.
     let sign = v.is_sign_negative() as usize;
@@ -277,6 +334,26 @@ mod tests {
             out.push(b' ');
         }
         assert_eq!(String::from_utf8(out).unwrap(), "0.2820 -0.0000 5.0000 1e-300 ");
+        let mut out = Vec::new();
+        decimals = 0;
+        for v in [5.0, -0.0, 123.0, 99_999_999.0, 123_456_789.0, -0.5] {
+            push_float(&mut out, v, &mut decimals, &mut floats);
+            out.push(b' ');
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "5.0 -0.0 123.0 99999999.0 123456789.0 -0.5 ");
+    }
+
+    #[test]
+    fn eight_digits_by_swar_are_the_digits() {
+        let mut state = 11u64;
+        for m in
+            [0u32, 7, 10, 99, 100, 9_999, 10_000, 12_345_678, 99_999_999].into_iter().chain((0..100_000).map(|_| {
+                state = crate::rng::splitmix64(state);
+                (state % 100_000_000) as u32
+            }))
+        {
+            assert_eq!(eight_digits(m).to_le_bytes(), *format!("{m:08}").as_bytes(), "{m}");
+        }
     }
 
     #[test]
