@@ -341,8 +341,12 @@ mod tests {
     use super::*;
 
     fn split(text: &str) -> Result<Vec<Vec<String>>, CsvError> {
+        split_with(text, Syntax::default())
+    }
+
+    fn split_with(text: &str, syntax: Syntax) -> Result<Vec<Vec<String>>, CsvError> {
         let data = text.as_bytes();
-        let mut records = Records::new(data, 0, data.len(), Syntax::default());
+        let mut records = Records::new(data, 0, data.len(), syntax);
         let mut out = Vec::new();
         loop {
             let mut record = Vec::new();
@@ -376,22 +380,6 @@ mod tests {
         assert_eq!(split("a,b\n1,").unwrap(), rows(&[&["a", "b"], &["1", ""]]));
         assert_eq!(split("\"a\"\r\n\"b\"").unwrap(), rows(&[&["a"], &["b"]]));
         assert_eq!(split("é,ü\n").unwrap(), rows(&[&["é", "ü"]]));
-    }
-
-    fn split_with(text: &str, syntax: Syntax) -> Result<Vec<Vec<String>>, CsvError> {
-        let data = text.as_bytes();
-        let mut records = Records::new(data, 0, data.len(), syntax);
-        let mut out = Vec::new();
-        loop {
-            let mut record = Vec::new();
-            match records.read_record(|_, f| {
-                record.push(String::from_utf8(f.to_vec()).unwrap());
-                Ok(())
-            })? {
-                Some(_) => out.push(record),
-                None => return Ok(out),
-            }
-        }
     }
 
     /// Read as Python's `csv` module (strict=False) and the `csv` crate
