@@ -295,11 +295,6 @@ pub struct Damage {
 }
 
 impl Damage {
-    /// Rows affected (blank lines aside).
-    pub fn rows(&self) -> usize {
-        self.padded + self.truncated + self.skipped
-    }
-
     fn add(&mut self, other: Damage) {
         self.padded += other.padded;
         self.truncated += other.truncated;
@@ -1172,8 +1167,7 @@ fn parse_chunk<'a>(
         })?;
         let Some(fields) = fields else { break };
         let fate = fate(fields, blank, width, policy);
-        if fate != Fate::Keep && fields < width && fields == 1 && blank && width > 1 && records.only_blank_lines_left()
-        {
+        if fields == 1 && blank && width > 1 && records.only_blank_lines_left() {
             // Blank lines at the very end of the input are ignored: take
             // back the one empty field the line gave column 0.
             if !hold {
