@@ -621,15 +621,17 @@ impl ParseArgs {
     }
 }
 
-/// Creates `path` (`-`: standard output) and writes into it.
+/// Creates `path` (`-`: standard output) and writes into it, through a
+/// buffer small enough that writes of whole blocks of rows bypass it (a
+/// larger one would copy every block once more).
 fn write_to(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), String> {
     let result = if path == Path::new("-") {
         let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
         write(&mut out).and_then(|_| std::io::Write::flush(&mut out))
     } else {
         std::fs::File::create(path).and_then(|file| {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
             write(&mut out).and_then(|_| std::io::Write::flush(&mut out))
         })
     };

@@ -5,23 +5,31 @@
 //!
 //! Numbers are written as text that reads back to exactly the same value,
 //! floats always with a point or an exponent, so a float column stays float
-//! when read again; missing values are empty fields. A float is written in
-//! fixed point with as many decimals as its column's previous value had,
-//! where that reads back exactly (so `0.2820` stays `0.2820`, as sensor
-//! data is printed), else with the fewest decimals that do, else by `ryu`
-//! (shortest round trip, with an exponent where needed). The check is the
-//! parser's own fast path: `m / 10^k` with `m < 2^53` is correctly rounded,
-//! so if it gives the value back, the text `m·10^-k` reads as that value in
-//! any correct parser. Digits are written into small fixed buffers and
-//! copied whole. Rows are formatted in blocks on all cores and
-//! written in order.
+//! when read again; missing values are empty fields. A float column has
+//! one count of decimals, the one most of its first 1,024 values need (so
+//! a column printed with `%.4f` comes back as it was, `0.2820` included);
+//! a value is written with that many where they read back exactly, else
+//! with the fewest that do, else by `ryu` (shortest round trip, with an
+//! exponent where needed). The check is the parser's own fast path:
+//! `m / 10^k` with `m < 2^53` is correctly rounded, so if it gives the
+//! value back, the text `m·10^-k` reads as that value in any correct
+//! parser.
+//!
+//! Speed (the target is 1 GB/s): rows are cut into blocks formatted on
+//! all cores, written in order while the next batch of blocks is being
+//! formatted. Within a block, 512 rows at a time are formatted column by
+//! column into fixed 40-byte slots, in passes the compiler vectorises for
+//! the widest instruction set there is (the exactness check, then eight
+//! digits at once by SWAR), and the rows are then assembled by fixed-size
+//! copies out of the slots.
 
 use std::io::Write;
 
 use rayon::prelude::*;
 
 use super::plain::POW10;
-use super::table::{Reject, Table, Values};
+use super::table::{Column, Reject, Table, TextValues, Values};
+use crate::sim::parallel::Isa;
 
 /// Most decimals tried in fixed point (`m` stays below 2^53).
 const MAX_DECIMALS: usize = 15;
@@ -37,31 +45,9 @@ fn fixed(magnitude: f64, k: usize) -> Option<u64> {
     (m < 9.0e15 && m / POW10[k] == magnitude).then_some(m as u64)
 }
 
-/// Appends the `len` bytes `fill` writes, from the last to the first,
-/// straight into the vector's spare room: numbers are built in place (a
-/// scratch buffer read back whole stalled on store forwarding, and a
-/// `memcpy` call per number cost more than formatting it).
-#[inline(always)]
-fn push_backwards(out: &mut Vec<u8>, len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<u8>])) {
-    out.reserve(len);
-    let at = out.len();
-    fill(&mut out.spare_capacity_mut()[..len]);
-    // SAFETY: `fill` wrote all `len` bytes (each caller writes every
-    // place of the slice it is given).
-    unsafe { out.set_len(at + len) };
-}
-
-/// `"00" "01" … "99"`.
-const PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
+/// One formatted number: the longest text is 24 bytes (`ryu`'s), and the
+/// digit stores below reach at most 34 bytes in.
+type Slot = [u8; 40];
 
 /// Decimal digits of `m` (at least one).
 #[inline(always)]
@@ -84,169 +70,326 @@ fn eight_digits(m: u32) -> u64 {
     (tens | (ones << 8)) + 0x3030_3030_3030_3030
 }
 
-/// Appends a number below 10^8 written with `k < 8` decimals: `m`'s
-/// digits (at least `k + 1`) with a point before the last `k`, or `m`
-/// itself (`k = None`, an integer). Three unaligned 8-byte stores into
-/// the vector's spare room, no loop.
+/// The sixteen decimal digits of `m < 10^16`, leading zeros included,
+/// the first in the lowest byte.
 #[inline(always)]
-fn push_short(out: &mut Vec<u8>, m: u32, k: Option<usize>, negative: bool) {
-    let d = eight_digits(m);
-    let digits = digit_count(m as u64).max(k.map_or(1, |k| k + 1));
+fn sixteen_digits(m: u64) -> u128 {
+    eight_digits((m / 100_000_000) as u32) as u128 | (eight_digits((m % 100_000_000) as u32) as u128) << 64
+}
+
+/// Writes `m`'s digits (at least `k + 1`) with a point before the last
+/// `k` (`k = 0`: `.0` after them; `k = None`: an integer) after a `-` if
+/// `negative`, into the slot's first bytes; returns the length. Whole
+/// registers are stored and later bytes overwritten, with no loop over
+/// the digits.
+#[inline(always)]
+fn fixed_point(slot: &mut Slot, m: u64, k: Option<usize>, negative: bool) -> usize {
+    if m < 100_000_000 && k.is_none_or(|k| k < 8) {
+        return short_point(slot, eight_digits(m as u32), m as u32, k, negative);
+    }
     let sign = negative as usize;
-    out.reserve(24);
-    // SAFETY: `reserve` made room for 24 bytes past the length; the stores
-    // below reach at most 1 + 8 + 1 + 8 = 18 bytes in, and only the text's
-    // own bytes become part of the vector. `digits` is 1 to 8 and `k` 1 to
-    // 7 where shifted by, so no shift reaches 64.
-    unsafe {
-        let p = out.as_mut_ptr().add(out.len());
-        *p = b'-';
-        let int = digits - k.unwrap_or(0);
-        std::ptr::write_unaligned(p.add(sign).cast::<u64>(), (d >> (8 * (8 - digits))).to_le());
-        let len = match k {
-            None => sign + digits,
-            Some(0) => {
-                *p.add(sign + int) = b'.';
-                *p.add(sign + int + 1) = b'0';
-                sign + int + 2
-            }
+    slot[0] = b'-';
+    let digits = digit_count(m).max(k.map_or(1, |k| k + 1));
+    let int = digits - k.unwrap_or(0);
+    if digits <= 16 {
+        let d = sixteen_digits(m);
+        slot[sign..sign + 16].copy_from_slice(&(d >> (8 * (16 - digits))).to_le_bytes());
+        match k {
+            None => return sign + digits,
+            Some(0) => {}
             Some(k) => {
-                *p.add(sign + int) = b'.';
-                std::ptr::write_unaligned(p.add(sign + int + 1).cast::<u64>(), (d >> (8 * (8 - k))).to_le());
-                sign + digits + 1
+                slot[sign + int] = b'.';
+                slot[sign + int + 1..sign + int + 17].copy_from_slice(&(d >> (8 * (16 - k))).to_le_bytes());
+                return sign + digits + 1;
             }
-        };
-        out.set_len(out.len() + len);
+        }
+    } else {
+        // 17 to 20 digits: integers only (fixed-point `m` stays below 2^53).
+        let mut rest = m;
+        for place in slot[sign..sign + digits].iter_mut().rev() {
+            *place = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        return sign + digits;
     }
+    slot[sign + int..sign + int + 2].copy_from_slice(b".0");
+    sign + int + 2
 }
 
-/// Appends the integer `v`.
+/// [`fixed_point`] for `m < 10^8` and `k < 8`, given `m`'s
+/// [`eight_digits`] `d`: three stores, no loop.
 #[inline(always)]
-fn push_integer(out: &mut Vec<u8>, v: i64) {
-    if v.unsigned_abs() < 100_000_000 {
-        return push_short(out, v.unsigned_abs() as u32, None, v < 0);
+fn short_point(slot: &mut Slot, d: u64, m: u32, k: Option<usize>, negative: bool) -> usize {
+    let sign = negative as usize;
+    slot[0] = b'-';
+    let digits = (m.checked_ilog10().map_or(1, |l| l as usize + 1)).max(k.map_or(1, |k| k + 1)).min(8);
+    let int = digits - k.unwrap_or(0).min(digits - 1);
+    slot[sign..sign + 8].copy_from_slice(&(d >> (8 * (8 - digits))).to_le_bytes());
+    match k {
+        None => sign + digits,
+        Some(0) => {
+            slot[sign + int..sign + int + 2].copy_from_slice(b".0");
+            sign + int + 2
+        }
+        Some(k) => {
+            slot[sign + int] = b'.';
+            slot[sign + int + 1..sign + int + 9].copy_from_slice(&(d >> (8 * (8 - k.min(7)))).to_le_bytes());
+            sign + digits + 1
+        }
     }
-    let (mut m, sign) = (v.unsigned_abs(), (v < 0) as usize);
-    let len = sign + digit_count(m);
-    push_backwards(out, len, |text| {
-        for place in text[sign..].iter_mut().rev() {
-            place.write(b'0' + (m % 10) as u8);
-            m /= 10;
-        }
-        if sign == 1 {
-            text[0].write(b'-');
-        }
-    });
 }
 
-/// Appends the float `v` (finite); `decimals` is the column's last count,
-/// updated.
-#[inline]
-fn push_float(out: &mut Vec<u8>, v: f64, decimals: &mut usize, floats: &mut ryu::Buffer) {
-    let magnitude = v.abs();
-    let found = fixed(magnitude, *decimals)
-        .map(|m| (m, *decimals))
-        .or_else(|| (0..=MAX_DECIMALS).find_map(|k| fixed(magnitude, k).map(|m| (m, k))));
-    let Some((mut m, k)) = found else {
-        out.extend_from_slice(floats.format_finite(v).as_bytes());
-        return;
-    };
-    *decimals = k;
-    if m < 100_000_000 && k < 8 {
-        return push_short(out, m as u32, Some(k), v.is_sign_negative());
-    }
-    // `m`'s digits (at least `k + 1`) with a point before the last `k`;
-    // `.0` after them for `k = 0`.
-    let sign = v.is_sign_negative() as usize;
-    let digits = digit_count(m).max(k + 1);
-    let len = sign + digits + 1 + (k == 0) as usize;
-    push_backwards(out, len, |text| {
-        let mut i = len;
-        if k == 0 {
-            i -= 2;
-            text[i].write(b'.');
-            text[i + 1].write(b'0');
-        } else {
-            // The fraction, two digits at a time (half the chain of
-            // divisions), then the point.
-            let mut left = k;
-            while left >= 2 {
-                let pair = (m % 100) as usize * 2;
-                m /= 100;
-                i -= 2;
-                text[i].write(PAIRS[pair]);
-                text[i + 1].write(PAIRS[pair + 1]);
-                left -= 2;
-            }
-            if left == 1 {
-                i -= 1;
-                text[i].write(b'0' + (m % 10) as u8);
-                m /= 10;
-            }
-            i -= 1;
-            text[i].write(b'.');
-        }
-        for place in text[sign..i].iter_mut().rev() {
-            place.write(b'0' + (m % 10) as u8);
-            m /= 10;
-        }
-        if sign == 1 {
-            text[0].write(b'-');
-        }
-    });
+/// The fewest decimals that write `magnitude` exactly, with its `m`.
+fn fewest_decimals(magnitude: f64) -> Option<(u64, usize)> {
+    (0..=MAX_DECIMALS).find_map(|k| fixed(magnitude, k).map(|m| (m, k)))
 }
 
-/// Rows formatted per task.
-const BLOCK: usize = 16 << 10;
+/// A float column's decimals: the count most of its first values need
+/// (ties to the smaller; a value that needs more gets its own), so a column printed with `%.4f` comes back with
+/// four decimals on every value, `0.2820` included.
+fn column_decimals(values: &[f64]) -> usize {
+    let mut counts = [0u32; MAX_DECIMALS + 1];
+    // Missing values are NaN and have no count.
+    for v in values.iter().take(1024).filter(|v| !v.is_nan()) {
+        if let Some((_, k)) = fewest_decimals(v.abs()) {
+            counts[k] += 1;
+        }
+    }
+    // `max_by_key` keeps the last of equals: the smaller count of decimals.
+    (0..=MAX_DECIMALS).rev().max_by_key(|&k| counts[k]).filter(|&k| counts[k] > 0).unwrap_or(0)
+}
+
+/// Writes the finite `v` into `slot`, with `k` decimals where that reads
+/// back exactly, else the fewest that do, else as `ryu` writes it.
+#[inline(always)]
+fn float_slot(slot: &mut Slot, v: f64, k: usize, floats: &mut ryu::Buffer) -> usize {
+    match fixed(v.abs(), k) {
+        Some(m) => fixed_point(slot, m, Some(k), v.is_sign_negative()),
+        None => float_slot_cold(slot, v, floats),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn float_slot_cold(slot: &mut Slot, v: f64, floats: &mut ryu::Buffer) -> usize {
+    if let Some((m, k)) = fewest_decimals(v.abs()) {
+        return fixed_point(slot, m, Some(k), v.is_sign_negative());
+    }
+    let text = floats.format_finite(v).as_bytes();
+    slot[..text.len()].copy_from_slice(text);
+    text.len()
+}
 
 /// Appends `field` to `out`, quoted if it needs to be.
 fn push_text(out: &mut Vec<u8>, field: &str) {
-    let bytes = field.as_bytes();
-    if memchr::memchr3(b',', b'"', b'\n', bytes).is_none() && memchr::memchr(b'\r', bytes).is_none() {
-        out.extend_from_slice(bytes);
-        return;
+    out.reserve(2 * field.len() + 2);
+    // SAFETY: room for the quoted field was just reserved.
+    unsafe {
+        let end = put_text(out.as_mut_ptr().add(out.len()), field.as_bytes());
+        out.set_len(end.offset_from(out.as_ptr()) as usize);
     }
-    out.push(b'"');
-    for part in field.split('"').enumerate() {
-        if part.0 > 0 {
-            out.extend_from_slice(b"\"\"");
-        }
-        out.extend_from_slice(part.1.as_bytes());
-    }
-    out.push(b'"');
 }
 
-/// Rows `rows` of `table`, formatted into `out` (cleared first).
-fn block(table: &Table, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(rows.len() * table.columns.len() * 12);
-    let mut floats = ryu::Buffer::new();
-    // Each column's next missing row, walked alongside.
-    let mut missing: Vec<usize> =
-        table.columns.iter().map(|c| c.missing.partition_point(|&m| m < rows.start)).collect();
-    let mut decimals = vec![0usize; table.columns.len()];
-    for r in rows {
-        let cells = table.columns.iter().zip(&mut missing).zip(&mut decimals);
-        for (i, ((column, next), decimals)) in cells.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            if column.missing.get(*next) == Some(&r) {
-                *next += 1;
-                continue;
-            }
-            match &column.values {
-                Values::Integer(v) => push_integer(out, v[r]),
-                Values::Float(v) => push_float(out, v[r], decimals, &mut floats),
-                Values::Text(t) => push_text(out, t.get(r)),
+/// Writes `field`, quoted if it needs to be, at `p`; returns the end.
+///
+/// # Safety
+/// `p` must have room for `2 · field.len() + 2` bytes.
+#[inline]
+unsafe fn put_text(mut p: *mut u8, field: &[u8]) -> *mut u8 {
+    unsafe {
+        if memchr::memchr3(b',', b'"', b'\n', field).is_none() && memchr::memchr(b'\r', field).is_none() {
+            std::ptr::copy_nonoverlapping(field.as_ptr(), p, field.len());
+            return p.add(field.len());
+        }
+        *p = b'"';
+        p = p.add(1);
+        for &b in field {
+            *p = b;
+            p = p.add(1);
+            if b == b'"' {
+                *p = b'"';
+                p = p.add(1);
             }
         }
-        out.push(b'\n');
+        *p = b'"';
+        p.add(1)
+    }
+}
+
+/// Rows formatted per task.
+const BLOCK: usize = 4 << 10;
+
+/// Rows formatted column by column before they are assembled: one run's
+/// slots (512 rows × 10 columns × 40 bytes = 200 KiB for the trace) stay
+/// in the core's cache.
+const RUN: usize = 512;
+
+/// A task's reused room: each number column's slots and lengths for a
+/// run, and one column's numbers on their way to them.
+#[derive(Default)]
+struct Scratch {
+    slots: Vec<Slot>,
+    lens: Vec<u8>,
+    /// Each value's digits as a number below 10^8, or [`LONG`].
+    magnitudes: Vec<u64>,
+    /// Their [`eight_digits`].
+    digits: Vec<u64>,
+}
+
+/// A value that takes the general path (see [`number_run`]).
+const LONG: u64 = u64::MAX;
+
+/// Formats one run of a number column into its slots; a missing value is
+/// an empty field. In three passes, each a short loop whose iterations do
+/// not wait on one another, so the processor keeps many in flight (one
+/// loop doing it all was bound by the chain of each number: its check,
+/// division, conversion and SWAR multiplies): the magnitude of every value
+/// that fits eight digits, their digits, then the slots.
+fn number_run(
+    column: &Column,
+    rows: std::ops::Range<usize>,
+    decimals: usize,
+    at: usize,
+    scratch: &mut Scratch,
+    isa: Isa,
+) {
+    // Built for the widest instruction set there is: the first two passes
+    // vectorise there (64-bit multiplies, conversions), and the results are
+    // the same bits in every build.
+    crate::sim::parallel::vectorised_for(
+        isa,
+        #[inline(always)]
+        || {
+            let n = rows.len();
+            let (slots, lens) = (&mut scratch.slots[at..at + n], &mut scratch.lens[at..at + n]);
+            let (magnitudes, digits) = (&mut scratch.magnitudes[..n], &mut scratch.digits[..n]);
+            let mut floats = ryu::Buffer::new();
+            match &column.values {
+                Values::Integer(v) => {
+                    let v = &v[rows.clone()];
+                    for (m, &v) in magnitudes.iter_mut().zip(v) {
+                        *m = if v.unsigned_abs() < 100_000_000 { v.unsigned_abs() } else { LONG };
+                    }
+                    for (d, &m) in digits.iter_mut().zip(&*magnitudes) {
+                        *d = eight_digits(m as u32);
+                    }
+                    for (i, &v) in v.iter().enumerate() {
+                        lens[i] = match magnitudes[i] {
+                            LONG => fixed_point(&mut slots[i], v.unsigned_abs(), None, v < 0),
+                            m => short_point(&mut slots[i], digits[i], m as u32, None, v < 0),
+                        } as u8;
+                    }
+                }
+                Values::Float(v) => {
+                    let v = &v[rows.clone()];
+                    const TWO_52: f64 = 4_503_599_627_370_496.0;
+                    let scale = POW10[decimals];
+                    // Missing values (NaN) fail the check and are emptied below.
+                    for (m, &v) in magnitudes.iter_mut().zip(v) {
+                        let (magnitude, x) = (v.abs(), v.abs() * scale);
+                        let rounded = (x + TWO_52) - TWO_52;
+                        *m = if decimals < 8 && rounded < 1e8 && rounded / scale == magnitude {
+                            rounded as u64
+                        } else {
+                            LONG
+                        };
+                    }
+                    for (d, &m) in digits.iter_mut().zip(&*magnitudes) {
+                        *d = eight_digits(m as u32);
+                    }
+                    for (i, &v) in v.iter().enumerate() {
+                        lens[i] = match magnitudes[i] {
+                            _ if v.is_nan() => 0,
+                            LONG => float_slot(&mut slots[i], v, decimals, &mut floats),
+                            m => short_point(&mut slots[i], digits[i], m as u32, Some(decimals), v.is_sign_negative()),
+                        } as u8;
+                    }
+                }
+                Values::Text(_) => unreachable!("text is copied as the rows are assembled"),
+            }
+        },
+    );
+    let first = column.missing.partition_point(|&m| m < rows.start);
+    for &m in column.missing[first..].iter().take_while(|&&m| m < rows.end) {
+        scratch.lens[at + m - rows.start] = 0;
+    }
+}
+
+/// Rows `rows` of `table`, formatted into `out` (cleared first): each run
+/// of rows column by column into slots (one tight loop per column, no
+/// choice per cell), then its rows assembled from them by fixed-size
+/// copies.
+fn block(
+    table: &Table,
+    decimals: &[usize],
+    rows: std::ops::Range<usize>,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+    isa: Isa,
+) {
+    out.clear();
+    let width = table.columns.len();
+    scratch.slots.resize(width * RUN, [0; 40]);
+    scratch.lens.resize(width * RUN, 0);
+    scratch.magnitudes.resize(RUN, 0);
+    scratch.digits.resize(RUN, 0);
+    let texts: Vec<Option<&TextValues>> =
+        table.columns.iter().map(|c| if let Values::Text(t) = &c.values { Some(t) } else { None }).collect();
+    for start in rows.clone().step_by(RUN) {
+        let run = start..(start + RUN).min(rows.end);
+        let n = run.len();
+        // The most this run can take: 32 bytes and a comma a number (the
+        // copies below store whole 16-byte halves), every text byte
+        // doubled in quotes, and the copies' overrun.
+        let mut room = 32 + n * width * 33;
+        for (c, column) in table.columns.iter().enumerate() {
+            match texts[c] {
+                Some(t) => room += 2 * (t.parts().1[run.end] - t.parts().1[run.start]) + 3 * n,
+                None => number_run(column, run.clone(), decimals[c], c * RUN, scratch, isa),
+            }
+        }
+        out.reserve(room);
+        // SAFETY: `room` bounds every byte written from `out.len()` on
+        // (numbers are at most 24 bytes, copied as up to two 16-byte
+        // halves from slots of 40; text as `put_text` needs), and the
+        // length is set to the bytes written.
+        unsafe {
+            let mut p = out.as_mut_ptr().add(out.len());
+            for r in 0..n {
+                for (c, text) in texts.iter().enumerate() {
+                    match text {
+                        None => {
+                            let len = *scratch.lens.get_unchecked(c * RUN + r) as usize;
+                            let slot = scratch.slots.as_ptr().add(c * RUN + r).cast::<u8>();
+                            std::ptr::copy_nonoverlapping(slot, p, 16);
+                            if len > 16 {
+                                std::ptr::copy_nonoverlapping(slot.add(16), p.add(16), 16);
+                            }
+                            p = p.add(len);
+                        }
+                        Some(t) if !table.columns[c].is_missing(run.start + r) => {
+                            p = put_text(p, t.get(run.start + r).as_bytes())
+                        }
+                        Some(_) => {}
+                    }
+                    *p = b',';
+                    p = p.add(1);
+                }
+                *p.sub(1) = b'\n';
+            }
+            out.set_len(p.offset_from(out.as_ptr()) as usize);
+        }
     }
 }
 
 /// Writes `table` as RFC 4180 CSV.
 pub fn write_table(table: &Table, out: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
+    write_table_for(table, out, Isa::best())
+}
+
+/// [`write_table`] with its loops built for `isa` (the same bytes in
+/// every build).
+fn write_table_for(table: &Table, out: &mut (impl Write + ?Sized), isa: Isa) -> std::io::Result<()> {
     let mut header = Vec::new();
     for (i, c) in table.columns.iter().enumerate() {
         if i > 0 {
@@ -256,19 +399,39 @@ pub fn write_table(table: &Table, out: &mut (impl Write + ?Sized)) -> std::io::R
     }
     header.push(b'\n');
     out.write_all(&header)?;
-    // A few blocks per thread at a time, in buffers reused from batch to
-    // batch (fresh ones cost a page fault per 4 KiB): bounded memory.
+    if table.columns.is_empty() {
+        return Ok(());
+    }
+    let decimals: Vec<usize> =
+        table.columns.iter().map(|c| if let Values::Float(v) = &c.values { column_decimals(v) } else { 0 }).collect();
+    // Batches of a few blocks per thread, in two sets of buffers reused
+    // from batch to batch (fresh ones cost a page fault per 4 KiB), so
+    // memory stays bounded: one set is written out while the other is
+    // being formatted by the rest of the pool.
     let per_batch = 4 * rayon::current_num_threads();
-    let mut buffers: Vec<Vec<u8>> = (0..per_batch).map(|_| Vec::new()).collect();
-    for start in (0..table.rows).step_by(BLOCK * per_batch) {
+    let format = |batch: usize, set: &mut Vec<(Scratch, Vec<u8>)>| {
+        let start = batch * BLOCK * per_batch;
         let end = (start + BLOCK * per_batch).min(table.rows);
-        buffers.par_iter_mut().enumerate().for_each(|(i, buffer)| {
+        set.par_iter_mut().enumerate().for_each(|(i, (scratch, buffer))| {
             let from = (start + i * BLOCK).min(end);
-            block(table, from..(from + BLOCK).min(end), buffer);
+            block(table, &decimals, from..(from + BLOCK).min(end), scratch, buffer, isa);
         });
-        for b in &buffers {
-            out.write_all(b)?;
-        }
+    };
+    let new_set = || (0..per_batch).map(|_| (Scratch::default(), Vec::new())).collect::<Vec<_>>();
+    let (mut ready, mut next) = (new_set(), new_set());
+    let batches = table.rows.div_ceil(BLOCK * per_batch);
+    if batches > 0 {
+        format(0, &mut ready);
+    }
+    for batch in 1..=batches {
+        let written = rayon::in_place_scope(|scope| {
+            if batch < batches {
+                scope.spawn(|_| format(batch, &mut next));
+            }
+            ready.iter().try_for_each(|(_, b)| out.write_all(b))
+        });
+        written?;
+        std::mem::swap(&mut ready, &mut next);
     }
     Ok(())
 }
@@ -302,45 +465,50 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "plain|\"a,b\"|\"say \"\"hi\"\"\r\n\"");
     }
 
+    fn float_text(v: f64, k: usize) -> String {
+        let mut slot = [0; 40];
+        let len = float_slot(&mut slot, v, k, &mut ryu::Buffer::new());
+        String::from_utf8(slot[..len].to_vec()).unwrap()
+    }
+
     /// Every float written reads back bit for bit (the standard library's
-    /// parser as the oracle), on decimals of every length and on values
-    /// with no short decimal form.
+    /// parser as the oracle), on decimals of every length, with column
+    /// decimals of every count, and on values with no short decimal form.
     #[test]
     fn floats_read_back_exactly() {
-        let mut floats = ryu::Buffer::new();
         let mut state = 7u64;
-        let mut decimals = 0;
         for i in 0..200_000 {
             state = crate::rng::splitmix64(state);
-            let v = match i % 4 {
+            let v = match i % 5 {
                 0 => f64::from_bits(state) % 1e6,
                 1 => (state % 1_000_000) as f64 / POW10[(state >> 40) as usize % 8],
                 2 => -((state % 100_000) as f64) / 1e4,
+                3 => (state % 10_000_000_000_000) as f64 / POW10[(state >> 40) as usize % 16],
                 _ => f64::from_bits((state >> 2) | 0x3000_0000_0000_0000),
             };
             if !v.is_finite() {
                 continue;
             }
-            let mut out = Vec::new();
-            push_float(&mut out, v, &mut decimals, &mut floats);
-            let text = std::str::from_utf8(&out).unwrap();
+            let text = float_text(v, (state >> 50) as usize % 16);
             assert!(text.contains(['.', 'e', 'E']), "{text} would read back as an integer");
             assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{v:e} written as {text}");
         }
-        let mut out = Vec::new();
-        decimals = 4;
-        for v in [0.282, -0.0, 5.0, 1e-300] {
-            push_float(&mut out, v, &mut decimals, &mut floats);
-            out.push(b' ');
-        }
-        assert_eq!(String::from_utf8(out).unwrap(), "0.2820 -0.0000 5.0000 1e-300 ");
-        let mut out = Vec::new();
-        decimals = 0;
-        for v in [5.0, -0.0, 123.0, 99_999_999.0, 123_456_789.0, -0.5] {
-            push_float(&mut out, v, &mut decimals, &mut floats);
-            out.push(b' ');
-        }
-        assert_eq!(String::from_utf8(out).unwrap(), "5.0 -0.0 123.0 99999999.0 123456789.0 -0.5 ");
+        let texts = |k, values: &[f64]| values.iter().map(|&v| float_text(v, k)).collect::<Vec<_>>().join(" ");
+        assert_eq!(texts(4, &[0.282, -0.0, 5.0, 1e-300]), "0.2820 -0.0000 5.0000 1e-300");
+        assert_eq!(
+            texts(0, &[5.0, -0.0, 123.0, 99_999_999.0, 123_456_789.0, -0.5]),
+            "5.0 -0.0 123.0 99999999.0 123456789.0 -0.5"
+        );
+        assert_eq!(texts(9, &[1.5, 123_456.789, -0.000_000_001]), "1.500000000 123456.789000000 -0.000000001");
+    }
+
+    /// A column's decimals are the count most of its first values need.
+    #[test]
+    fn column_decimals_are_the_most_common_count() {
+        assert_eq!(column_decimals(&[0.282, 0.2821, 0.5, 0.1234, f64::NAN]), 4);
+        assert_eq!(column_decimals(&[1.0, 2.0, 2.5]), 0);
+        assert_eq!(column_decimals(&[1.5, 2.25]), 1);
+        assert_eq!(column_decimals(&[f64::NAN]), 0);
     }
 
     #[test]
@@ -363,10 +531,102 @@ mod tests {
             state = crate::rng::splitmix64(state);
             (state as i64) >> (state % 60)
         })) {
-            let mut out = Vec::new();
-            push_integer(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+            let mut slot = [0; 40];
+            let len = fixed_point(&mut slot, v.unsigned_abs(), None, v < 0);
+            assert_eq!(std::str::from_utf8(&slot[..len]).unwrap(), v.to_string());
         }
+    }
+
+    /// Tables of every kind of number, written through the column passes
+    /// in every instruction set this processor has, over several runs,
+    /// blocks and batches: every field reads back as its value (the
+    /// standard library's parser as the oracle), missing ones are empty,
+    /// a float is written with its column's decimals wherever `format!`
+    /// writes those exactly, and every build writes the same bytes.
+    #[test]
+    fn columns_read_back_in_every_build() {
+        let rows = 4 * BLOCK * 3 + 3 * RUN + 77;
+        let mut text = String::from("small,large,sensor,wide,whole,mixed,text\n");
+        let mut state = 5u64;
+        let mut next = || {
+            state = crate::rng::splitmix64(state);
+            state
+        };
+        for r in 0..rows {
+            let (a, b, c, d, e, f) = (next(), next(), next(), next(), next(), next());
+            let small =
+                if a % 17 == 0 { String::new() } else { ((a >> 8) as i64 % 200_000_000 - 100_000_000).to_string() };
+            let large = match b % 4 {
+                0 => i64::MIN.to_string(),
+                1 => i64::MAX.to_string(),
+                _ => ((b as i64) >> (b % 40)).to_string(),
+            };
+            // Mostly four decimals below 1, some negative, some large
+            // enough to leave the eight-digit path, some missing.
+            let sensor = match c % 50 {
+                0 => String::new(),
+                1 => format!("{:.4}", (c >> 20) as f64 / 1e3),
+                _ => format!("{:.4}", ((c >> 11) as f64 / (1u64 << 53) as f64 - 0.1) * 2.0),
+            };
+            let wide =
+                format!("{:?}", f64::from_bits((d >> 2) | 0x3000_0000_0000_0000) * if d % 2 == 0 { 1.0 } else { -1.0 });
+            let whole =
+                if r == 0 { "-0.0".to_string() } else { format!("{}.0", (e % 1_000_000_000) as i64 - 500_000_000) };
+            // Two decimals, and a value in seven needing more.
+            let x = (f >> 11) as f64 / (1u64 << 53) as f64 * 100.0;
+            let mixed = if f % 7 == 0 { format!("{x:?}") } else { format!("{x:.2}") };
+            text.push_str(&format!("{small},{large},{sensor},{wide},{whole},{mixed},\"t,{r}\"\n"));
+        }
+        let table = parse(text.as_bytes(), ParseOptions::default()).unwrap();
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let outputs: Vec<Vec<u8>> = Isa::available()
+            .into_iter()
+            .map(|isa| {
+                let mut out = Vec::new();
+                one.install(|| write_table_for(&table, &mut out, isa)).unwrap();
+                out
+            })
+            .collect();
+        assert!(outputs.iter().all(|o| *o == outputs[0]), "the builds wrote different bytes");
+        let written = String::from_utf8(outputs[0].clone()).unwrap();
+        let decimals: Vec<usize> = table
+            .columns
+            .iter()
+            .map(|c| if let Values::Float(v) = &c.values { column_decimals(v) } else { 0 })
+            .collect();
+        assert_eq!((decimals[2], decimals[5]), (4, 2));
+        let mut lines = written.lines();
+        assert_eq!(lines.next(), Some("small,large,sensor,wide,whole,mixed,text"));
+        for (r, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.splitn(7, ',').collect();
+            for (c, column) in table.columns.iter().enumerate().take(6) {
+                let field = fields[c];
+                if column.is_missing(r) {
+                    assert_eq!(field, "", "row {r} column {c}");
+                    continue;
+                }
+                match &column.values {
+                    Values::Integer(v) => assert_eq!(field.parse::<i64>(), Ok(v[r]), "row {r} column {c}"),
+                    Values::Float(v) => {
+                        assert_eq!(
+                            field.parse::<f64>().unwrap().to_bits(),
+                            v[r].to_bits(),
+                            "row {r} column {c}: {field}"
+                        );
+                        assert!(field.contains(['.', 'e']), "{field}");
+                        let k = decimals[c];
+                        let expected = format!("{:.k$}", v[r]);
+                        if expected.parse::<f64>().unwrap().to_bits() == v[r].to_bits() && v[r].abs() < 1e15 {
+                            let expected = if k == 0 { expected + ".0" } else { expected };
+                            assert_eq!(field, expected, "row {r} column {c}");
+                        }
+                    }
+                    Values::Text(_) => unreachable!(),
+                }
+            }
+            assert_eq!(fields[6], format!("\"t,{r}\""));
+        }
+        assert_eq!(written.lines().count(), rows + 1);
     }
 
     #[test]
