@@ -30,7 +30,7 @@ use super::{
     agents::{Agent, AgentSlot, spawn_population},
     config::ModelConfig,
     fusion::Fused,
-    parallel::{CHUNK, ComputePool, Isa, TABLES},
+    parallel::{CHUNK, ComputePool, Isa, TABLES, TaskPerChunk},
 };
 
 pub(super) fn plugin(app: &mut App) {
@@ -294,7 +294,7 @@ impl FusedHistory {
         while self.move_one_row() {}
         let agents = self.agents;
         self.map.resize(agents, 0);
-        self.map.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, map)| {
+        self.map.par_chunks_mut(CHUNK).enumerate().task_per_chunk().for_each(|(chunk, map)| {
             for (j, old) in map.iter_mut().enumerate() {
                 *old = from(chunk * CHUNK + j);
                 // The detector reads old rows at these columns.
@@ -316,7 +316,7 @@ impl FusedHistory {
         };
         let n = self.agents;
         let (source, target) = split_rows(&mut self.values, n, self.place[row], self.place[self.head]);
-        target.par_chunks_mut(CHUNK).zip(self.map.par_chunks(CHUNK)).for_each(|(target, map)| {
+        target.par_chunks_mut(CHUNK).zip(self.map.par_chunks(CHUNK)).task_per_chunk().for_each(|(target, map)| {
             for (value, &column) in target.iter_mut().zip(map) {
                 *value = source[column as usize];
             }
@@ -413,6 +413,7 @@ pub fn detect_anomalies(
                 anomalies.par_chunks_mut(CHUNK),
             )
                 .into_par_iter()
+                .task_per_chunk()
                 // SAFETY: AgentSlots are unique, so chunks touch disjoint columns.
                 .map(|(slots, fused, sums, out)| unsafe {
                     history_ref.detect(view, frame_ref, slots, fused, sums, out, threshold, isa)

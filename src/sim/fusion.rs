@@ -11,7 +11,7 @@ use super::{
     Stage,
     agents::Agent,
     config::{MAX_CHANNELS, ModelConfig},
-    parallel::{CHUNK, ComputePool, TABLES, vectorised},
+    parallel::{CHUNK, ComputePool, TABLES, TaskPerChunk, vectorised},
     sensing::Sensors,
     spatial::Neighbourhood,
 };
@@ -53,6 +53,7 @@ pub fn fuse(
         pool.install(|| {
             (sensors.par_chunks(CHUNK), neighbourhoods.par_chunks(CHUNK), fused.par_chunks_mut(CHUNK))
                 .into_par_iter()
+                .task_per_chunk()
                 .for_each(|(sensors, neighbourhoods, fused)| {
                     if channels == MAX_CHANNELS {
                         // All eight channels, a constant: the sum unrolls,

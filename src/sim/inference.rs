@@ -23,7 +23,7 @@ use super::{
     Stage,
     agents::Agent,
     config::{MAX_CHANNELS, ModelConfig},
-    parallel::{CHUNK, ComputePool, Isa, TABLES, vectorised_for},
+    parallel::{CHUNK, ComputePool, Isa, TABLES, TaskPerChunk, vectorised_for},
     sensing::Sensors,
 };
 use crate::rng::{MLP_SALT, splitmix64, unit};
@@ -401,7 +401,7 @@ pub fn infer(mut agents: Query<(&Sensors, &mut MlpOutput), With<Agent>>, mlp: Re
     for (sensors, mut outputs) in agents.contiguous_iter_mut().expect(TABLES) {
         let outputs: &mut [MlpOutput] = &mut outputs;
         pool.install(|| {
-            (sensors.par_chunks(CHUNK), outputs.par_chunks_mut(CHUNK)).into_par_iter().for_each(
+            (sensors.par_chunks(CHUNK), outputs.par_chunks_mut(CHUNK)).into_par_iter().task_per_chunk().for_each(
                 |(sensors, outputs)| {
                     HIDDEN.with_borrow_mut(|hidden| mlp.infer_batch(sensors, outputs, hidden));
                 },

@@ -11,7 +11,7 @@ use super::{
     agents::{Agent, AgentId, Heading, Position},
     config::{JITTER_CHANNEL, ModelConfig},
     inference::MlpOutput,
-    parallel::{CHUNK, ComputePool, TABLES, vectorised},
+    parallel::{CHUNK, ComputePool, TABLES, TaskPerChunk, vectorised},
 };
 use crate::rng::noise;
 
@@ -119,6 +119,7 @@ pub fn move_agents(
                 headings.par_chunks_mut(CHUNK),
             )
                 .into_par_iter()
+                .task_per_chunk()
                 .for_each(|(ids, outputs, positions, headings)| {
                     vectorised(
                         #[inline(always)]

@@ -24,6 +24,25 @@ use bevy::prelude::*;
 /// (a few µs), small enough to balance 10,000 agents over a few cores.
 pub const CHUNK: usize = 1024;
 
+/// A parallel loop over chunks, split down to one chunk a task.
+///
+/// Rayon splits a loop into about as many tasks as there are threads and
+/// splits a task again only when another thread steals it. A loop of 10
+/// chunks on 2 threads became tasks of 2 or 3 chunks; when the other
+/// worker came late (asleep, or its virtual CPU not running), the thread
+/// that started the loop ran most of it itself, and on the 2-vCPU machine
+/// a sixth of all frames ran at one thread's speed (`benches/jitter.rs`,
+/// `docs/performance.md`: "Jitter and scaling"). One chunk a task leaves
+/// something to steal until the last chunk. Which thread runs a chunk
+/// changes; what a chunk computes does not, so results are the same bits.
+pub trait TaskPerChunk: rayon::iter::IndexedParallelIterator {
+    fn task_per_chunk(self) -> rayon::iter::MaxLen<Self> {
+        self.with_max_len(1)
+    }
+}
+
+impl<I: rayon::iter::IndexedParallelIterator> TaskPerChunk for I {}
+
 /// Why `contiguous_iter_mut` cannot fail on agent queries: every agent
 /// component uses table storage (the default), so agents are dense.
 pub const TABLES: &str = "agent components use table storage";

@@ -26,7 +26,7 @@ use super::{
     agents::{Agent, AgentId, IdOrder, Position},
     config::{MAX_CHANNELS, ModelConfig},
     environment::{ActiveEvents, Background, Event},
-    parallel::{CHUNK, ComputePool, Isa, TABLES, vectorised, vectorised_for},
+    parallel::{CHUNK, ComputePool, Isa, TABLES, TaskPerChunk, vectorised, vectorised_for},
 };
 use crate::rng::{noise_from, noise_key};
 
@@ -302,11 +302,13 @@ pub fn sense(
         for (ids, _, mut sensors) in agents.contiguous_iter_mut().expect(TABLES) {
             let sensors: &mut [Sensors] = &mut sensors;
             pool.install(|| {
-                (ids.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK)).into_par_iter().for_each(|(ids, sensors)| {
-                    for (id, s) in ids.iter().zip(sensors) {
-                        s.0 = live.rows[order.row(id.0)];
-                    }
-                });
+                (ids.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK)).into_par_iter().task_per_chunk().for_each(
+                    |(ids, sensors)| {
+                        for (id, s) in ids.iter().zip(sensors) {
+                            s.0 = live.rows[order.row(id.0)];
+                        }
+                    },
+                );
             });
         }
         return;
@@ -317,6 +319,7 @@ pub fn sense(
         pool.install(|| {
             (ids.par_chunks(CHUNK), positions.par_chunks(CHUNK), sensors.par_chunks_mut(CHUNK))
                 .into_par_iter()
+                .task_per_chunk()
                 .for_each(|(ids, positions, sensors)| {
                     // In two passes over the chunk: the noise of every
                     // agent, then the field added to it. In one, the

@@ -35,7 +35,7 @@ use super::{
     agents::{Agent, AgentId, Position},
     config::{MAX_NEIGHBOURS, ModelConfig},
     fusion::Fused,
-    parallel::{CHUNK, ComputePool, TABLES},
+    parallel::{CHUNK, ComputePool, TABLES, TaskPerChunk},
 };
 
 pub(super) fn plugin(app: &mut App) {
@@ -917,7 +917,7 @@ pub fn map_neighbourhoods(
             .collect(),
     };
     pool.install(|| {
-        (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|chunk| {
+        (0..n.div_ceil(CHUNK)).into_par_iter().task_per_chunk().for_each(|chunk| {
             let mut scratch = Nearest::new(k);
             let slots = chunk * CHUNK..((chunk + 1) * CHUNK).min(n);
             grid.neighbourhoods(slots, radius, previous_defined, &mut scratch, |at, summary| {

@@ -36,7 +36,7 @@ use crate::sim::{
     anomaly::{Anomaly, FusedHistory, WindowSums},
     fusion::Fused,
     inference::MlpOutput,
-    parallel::{CHUNK, ComputePool, TABLES},
+    parallel::{CHUNK, ComputePool, TABLES, TaskPerChunk},
     sensing::Sensors,
 };
 
@@ -120,14 +120,15 @@ pub fn keep_space_order(
         let slots = &slots[..];
         history.renumber(|j| slots[from[j] as usize].index() as u32);
         let (ids, positions, headings, fused, sums) = (&*ids, &*positions, &*headings, &*fused, &*sums);
-        (sensors.par_chunks_mut(CHUNK), nbrs.par_chunks_mut(CHUNK), from.par_chunks(CHUNK)).into_par_iter().for_each(
-            |(sensors, nbrs, from)| {
+        (sensors.par_chunks_mut(CHUNK), nbrs.par_chunks_mut(CHUNK), from.par_chunks(CHUNK))
+            .into_par_iter()
+            .task_per_chunk()
+            .for_each(|(sensors, nbrs, from)| {
                 for ((sensors, nbr), &k) in sensors.iter_mut().zip(nbrs).zip(from) {
                     let k = k as usize;
                     (*sensors, nbr.count) = stash(ids[k], positions[k], headings[k], fused[k], sums[k]);
                 }
-            },
-        );
+            });
     });
     pool.install(|| {
         (
@@ -140,6 +141,7 @@ pub fn keep_space_order(
             nbrs.par_chunks(CHUNK),
         )
             .into_par_iter()
+            .task_per_chunk()
             .for_each(|(ids, positions, headings, fused, sums, sensors, nbrs)| {
                 for (j, (sensors, nbr)) in sensors.iter().zip(nbrs).enumerate() {
                     (ids[j], positions[j], headings[j], fused[j], sums[j]) = unstash(sensors, nbr.count);
