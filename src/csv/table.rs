@@ -382,6 +382,27 @@ pub fn parse(data: &[u8], options: ParseOptions) -> Result<Table, CsvError> {
     }
 }
 
+/// Repeated header names made unique as pandas (3.x, its C parser)
+/// makes them: the second `a` becomes `a.1`, the third `a.2`, skipping
+/// any name the header holds already (`a, a, a.1` → `a, a.2, a.1`).
+fn rename_repeats(names: &mut [String]) {
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for i in 0..names.len() {
+        let old = names[i].clone();
+        let mut name = old.clone();
+        let mut count = counts.get(&name).copied().unwrap_or(0);
+        if count > 0 {
+            while count > 0 {
+                counts.insert(old.clone(), count + 1);
+                name = format!("{old}.{count}");
+                count = if names.contains(&name) { count + 1 } else { counts.get(&name).copied().unwrap_or(0) };
+            }
+            names[i] = name.clone();
+        }
+        counts.insert(name, count + 1);
+    }
+}
+
 /// The names of a header-less table's columns.
 fn generated_names(width: usize) -> Vec<String> {
     (1..=width).map(|i| format!("column_{i}")).collect()
@@ -409,11 +430,14 @@ fn parse_dialect(data: &[u8], start: usize, dialect: Dialect, options: &ParseOpt
         Ok(())
     })?;
     let body = if dialect.header {
-        for (i, name) in names.iter_mut().enumerate() {
-            // pandas writes its index column with an empty name.
-            if name.is_empty() && lenient {
-                *name = format!("column_{}", i + 1);
+        if lenient {
+            for (i, name) in names.iter_mut().enumerate() {
+                // pandas writes its index column with an empty name.
+                if name.is_empty() {
+                    *name = format!("column_{}", i + 1);
+                }
             }
+            rename_repeats(&mut names);
         }
         for (i, name) in names.iter().enumerate() {
             let at = || {
@@ -1647,6 +1671,23 @@ mod tests {
         for chunk_size in [7, 64, 300, 1000] {
             assert_eq!(table(&text, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
         }
+    }
+
+    /// Worked out by hand from pandas' C parser's renaming loop (and
+    /// checked against pandas itself in `tests/python/test_read_csv.py`).
+    #[test]
+    fn repeated_header_names_are_renamed_as_pandas_does() {
+        let renamed = |names: &[&str]| {
+            let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            rename_repeats(&mut names);
+            names
+        };
+        assert_eq!(renamed(&["a", "a", "a"]), ["a", "a.1", "a.2"]);
+        assert_eq!(renamed(&["a", "a", "a.1"]), ["a", "a.2", "a.1"]);
+        assert_eq!(renamed(&["a", "a", "a.1", "a", "b", "b", "a.2"]), ["a", "a.3", "a.1", "a.4", "b", "b.1", "a.2"]);
+        assert_eq!(renamed(&["x", "y"]), ["x", "y"]);
+        let t = parse(b"a,b,a\n1,2,3\n", ParseOptions::default()).unwrap();
+        assert_eq!(t.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["a", "b", "a.1"]);
     }
 
     #[test]

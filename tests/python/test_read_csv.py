@@ -159,7 +159,7 @@ MALFORMED = {
     "too_few_fields": ("a,b\n1,2\n3\n", 3, 2, True),
     "unterminated_quote": ('a,b\n"x, y",2\n3,"open\n4,5\n', 3, 2, False),
     "blank_line_inside": ("a,b\n1,2\n\n3,4\n", 3, 2, True),
-    "duplicate_header": ("a,b,a\n1,2,3\n", 1, 3, False),
+    "duplicate_header": ("a,b,a\n1,2,3\n", 1, 3, True),
     "empty_header_name": ("a,,c\n1,2,3\n", 1, 2, True),
     "empty_file": ("", 1, 1, False),
 }
@@ -185,8 +185,19 @@ def test_malformed_files_raise_csv_error_where_the_cli_says(case, cli, tmp_path)
         bad = table.stats["bad_rows"]
         if case == "empty_header_name":
             assert table.columns == ["a", "column_2", "c"]  # as pandas names it "Unnamed: 1"
+        elif case == "duplicate_header":
+            assert table.columns == list(pd.read_csv(path).columns) == ["a", "b", "a.1"]
         else:
             assert bad["padded"] + bad["truncated"] + bad["blank_lines"] == 1
+
+
+def test_repeated_header_names_are_renamed_as_pandas_renames_them(tmp_path):
+    path = tmp_path / "repeats.csv"
+    path.write_text("a,a,a.1,a,b,b,a.2\n" + ",".join(str(i) for i in range(7)) + "\n")
+    table = gs.read_csv(path)
+    expected = list(pd.read_csv(path).columns)
+    assert table.columns == expected
+    assert [table[name][0] for name in expected] == list(range(7))
 
 
 def test_stray_quotes_are_read_as_the_csv_module_reads_them(tmp_path):
