@@ -325,6 +325,10 @@ pub struct ParseArgs {
     /// Line ends: lf (also CRLF) or cr (default: detected).
     #[arg(long, value_parser = str::parse::<csv::dialect::LineEnd>)]
     pub line_end: Option<csv::dialect::LineEnd>,
+    /// The numbers' decimal mark: `.` or `,` (1,5) (default: `,` where the
+    /// delimiter is not a comma and the numbers are written so, else `.`).
+    #[arg(long, value_parser = csv::dialect::parse_decimal)]
+    pub decimal: Option<u8>,
     /// Rows with another number of fields than the header: `pad` fills
     /// short rows with missing values and drops the extra fields of long
     /// ones (as pandas and polars pad short rows), `skip` leaves them out,
@@ -610,6 +614,7 @@ impl ParseArgs {
             skip_lines: self.skip_rows,
             encoding: self.encoding,
             line_end: self.line_end,
+            decimal: self.decimal,
         };
         dialect.validate()?;
         Ok(csv::ParseOptions {

@@ -63,6 +63,13 @@ fn spreadsheet_exports_load() {
     assert_eq!(agents.iter().map(|a| (a.id, a.x, a.y)).collect::<Vec<_>>(), [(1, 2.5, 3.0), (2, 4.0, 5.0)]);
     assert_eq!(stats.columns[3].min, Some(genesis::csv::stats::Extreme::Text("a; b".into())));
     assert_eq!(stats.columns[3].max, Some(genesis::csv::stats::Extreme::Text("café".into())));
+    // Saved where the decimal mark is a comma (Germany, France, ...).
+    let path = write("agents_decimal_comma.csv", b"id;x;y;heading\r\n1;2,5;3;-0,25\r\n2;4;999,75;1\r\n");
+    let (agents, _) = load_agents(&path, &config()).unwrap();
+    assert_eq!(
+        agents.iter().map(|a| (a.id, a.x, a.y, a.heading)).collect::<Vec<_>>(),
+        [(1, 2.5, 3.0, Some(-0.25)), (2, 4.0, 999.75, Some(1.0))]
+    );
     let path = write("agents_semicolon_ragged.csv", b"id;x;y\r\n1;2;3\r\n2;4\r\n");
     expect(load_agents(&path, &config()), &path, 3, 3, "too few fields");
 }

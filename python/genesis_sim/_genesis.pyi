@@ -30,6 +30,7 @@ def read_csv(
     skip_rows: int | None = None,
     encoding: str | None = None,
     line_end: str | None = None,
+    decimal: str | None = None,
     bad_rows: str = "pad",
     rejects: _Path | None = None,
 ) -> Table:

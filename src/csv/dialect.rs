@@ -31,7 +31,7 @@
 use serde_json::{Value, json};
 
 use super::split::{Records, Syntax};
-use super::table::parse_float;
+use super::table::{parse_float, parse_float_with};
 
 /// How the file's text is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +135,8 @@ pub struct DialectOptions {
     pub encoding: Option<Encoding>,
     /// `LF` and `CRLF` read alike; `CR` alone is another dialect.
     pub line_end: Option<LineEnd>,
+    /// The decimal mark of numbers: `.`, or `,` (`1,5`).
+    pub decimal: Option<u8>,
 }
 
 impl DialectOptions {
@@ -148,6 +150,7 @@ impl DialectOptions {
             skip_lines: Some(0),
             encoding: Some(Encoding::Utf8),
             line_end: Some(LineEnd::Lf),
+            decimal: Some(b'.'),
         }
     }
 
@@ -162,6 +165,7 @@ impl DialectOptions {
             (self.skip_lines.is_some(), "skip_lines"),
             (self.encoding.is_some(), "encoding"),
             (self.line_end.is_some(), "line_end"),
+            (self.decimal.is_some(), "decimal"),
         ] {
             if set {
                 out.push(name);
@@ -181,6 +185,9 @@ impl DialectOptions {
         }
         if let Some(Some(e)) = self.escape {
             used.push((e, "escape"));
+        }
+        if let Some(d) = self.decimal {
+            used.push((d, "decimal mark"));
         }
         for (b, name) in &used {
             if matches!(b, b'\n' | b'\r') || !b.is_ascii() {
@@ -216,6 +223,15 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     }
 }
 
+/// A decimal mark: `.` (`point`) or `,` (`comma`).
+pub fn parse_decimal(s: &str) -> Result<u8, String> {
+    match s {
+        "." | "point" => Ok(b'.'),
+        "," | "comma" => Ok(b','),
+        _ => Err(format!("expected . or , as the decimal mark, got '{s}'")),
+    }
+}
+
 /// A quote: one character, or `none` (`None`).
 pub fn parse_quote(s: &str) -> Result<Option<u8>, String> {
     match s {
@@ -243,6 +259,9 @@ pub struct Dialect {
     /// Lines skipped before the header (or the first row).
     pub skip_lines: usize,
     pub encoding: Encoding,
+    /// The numbers' decimal mark: `.`, or `,` where a file separated by
+    /// something else writes its numbers `1,5`.
+    pub decimal: u8,
     /// What was forced rather than detected.
     pub forced: DialectOptions,
 }
@@ -255,6 +274,7 @@ impl Default for Dialect {
             header: true,
             skip_lines: 0,
             encoding: Encoding::Utf8,
+            decimal: b'.',
             forced: DialectOptions::default(),
         }
     }
@@ -279,6 +299,7 @@ impl Dialect {
             "header": self.header,
             "skipped_lines": self.skip_lines,
             "encoding": self.encoding.name(),
+            "decimal": (self.decimal as char).to_string(),
             "forced": self.forced.forced(),
         })
     }
@@ -298,6 +319,9 @@ impl Dialect {
             if self.header { "header row" } else { "no header (columns named column_1, ...)" },
             self.encoding.name()
         );
+        if self.decimal != b'.' {
+            line.push_str(&format!(", decimal mark '{}'", self.decimal as char));
+        }
         if self.skip_lines > 0 {
             line.push_str(&format!(", {} line(s) before the table skipped", self.skip_lines));
         }
@@ -443,8 +467,37 @@ fn preamble(rows: &[Vec<Vec<u8>>]) -> usize {
     }
 }
 
+/// The decimal mark of `rows`' numbers: `,` where the fields are not
+/// separated by commas, some fields are numbers written `-12,5`, and none
+/// is written with a point (a spreadsheet saving `;`-separated files in a
+/// locale whose decimal mark is the comma); else `.`. A field such as
+/// `1,234` in a `;` file is read as 1.234, as those locales write it.
+fn decimal_mark(rows: &[Vec<Vec<u8>>], delimiter: u8) -> u8 {
+    if delimiter == b',' {
+        return b'.';
+    }
+    let (mut comma, mut point) = (0, 0);
+    for cell in rows.iter().flatten() {
+        let t = cell.trim_ascii();
+        let t = t.strip_prefix(b"-").or_else(|| t.strip_prefix(b"+")).unwrap_or(t);
+        let (whole, fraction) = match t.iter().position(|&b| b == b',' || b == b'.') {
+            Some(p) => (&t[..p], &t[p + 1..]),
+            None => continue,
+        };
+        if whole.iter().chain(fraction).all(u8::is_ascii_digit) && !fraction.is_empty() {
+            if t[whole.len()] == b',' {
+                comma += 1;
+            } else {
+                point += 1;
+            }
+        }
+    }
+    if comma > 0 && point == 0 { b',' } else { b'.' }
+}
+
 /// Whether the first of `rows` is a header, by `csv.Sniffer`'s vote.
-fn has_header(rows: &[Vec<Vec<u8>>]) -> bool {
+fn has_header(rows: &[Vec<Vec<u8>>], decimal: u8) -> bool {
+    let parse_float = |c: &[u8]| parse_float_with(c, decimal);
     let Some((first, body)) = rows.split_first() else { return true };
     if body.is_empty() {
         // A lone row: a header if it is not all numbers.
@@ -490,7 +543,7 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
     let delimiters: Vec<u8> = match options.delimiter {
         Some(d) => vec![d],
         None => {
-            let found: Vec<u8> = DELIMITERS.into_iter().filter(|&d| present(d)).collect();
+            let found: Vec<u8> = DELIMITERS.into_iter().filter(|&d| present(d) && Some(d) != options.decimal).collect();
             if found.is_empty() { vec![b','] } else { found }
         }
     };
@@ -540,21 +593,18 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
     // The preamble's records as lines (they hold no line ends of their own
     // but in quotes, which a preamble line does not have).
     let skip_lines = options.skip_lines.unwrap_or(skip_records);
+    let after_forced_lines;
     let table_rows: &[Vec<Vec<u8>>] = if options.skip_lines.is_some() {
         // Read again from past the forced lines.
-        &[]
+        let start = nth_line_start(sample, newline, skip_lines);
+        after_forced_lines = records_of(&sample[start..], syntax, RECORDS);
+        &after_forced_lines
     } else {
         &rows[skip_records.min(rows.len())..]
     };
-    let header = options.header.unwrap_or_else(|| {
-        if options.skip_lines.is_some() {
-            let start = nth_line_start(sample, newline, skip_lines);
-            has_header(&records_of(&sample[start..], syntax, RECORDS))
-        } else {
-            has_header(table_rows)
-        }
-    });
-    Dialect { syntax, line_end, header, skip_lines, encoding, forced: *options }
+    let decimal = options.decimal.unwrap_or_else(|| decimal_mark(table_rows, syntax.delimiter));
+    let header = options.header.unwrap_or_else(|| has_header(table_rows, decimal));
+    Dialect { syntax, line_end, header, skip_lines, encoding, decimal, forced: *options }
 }
 
 /// Where line `n` (0-based) of `data` starts (the end if it has fewer).
@@ -632,6 +682,25 @@ mod tests {
         assert_eq!((d.syntax.delimiter, d.syntax.quote), (b',', Some(b'\'')));
         let d = sniffed("a,b\n\"x \\\"q\\\", y\",1\n\"z\",2\n");
         assert_eq!(d.syntax.escape, Some(b'\\'));
+    }
+
+    /// `,` as the decimal mark where it cannot be the delimiter and the
+    /// numbers are written so; never beside numbers with a point.
+    #[test]
+    fn decimal_marks() {
+        assert_eq!(sniffed("a;b;c\n1,5;2;x\n3,25;4;y\n").decimal, b',');
+        assert_eq!(sniffed("a\tb\n-0,5\t2\n").decimal, b',');
+        assert_eq!(sniffed("a;b\n1,5;2.5\n").decimal, b'.');
+        assert_eq!(sniffed("a;b\n1;2\n").decimal, b'.');
+        assert_eq!(sniffed("a,b\n\"1,5\",2\n").decimal, b'.');
+        assert_eq!(sniffed("name;x\nSmith, John;2\n").decimal, b'.');
+        // Forced: `,` then cannot be the delimiter.
+        let forced = DialectOptions { decimal: Some(b','), ..DialectOptions::default() };
+        let d = sniff(b"a;b\n1,5;2\n", false, &forced);
+        assert_eq!((d.syntax.delimiter, d.decimal), (b';', b','));
+        // A header above numbers with decimal commas is still found.
+        assert!(sniffed("x;y\n1,5;2,5\n3,5;4,5\n").header);
+        assert!(!sniffed("1,5;2,5\n3,5;4,5\n").header);
     }
 
     #[test]

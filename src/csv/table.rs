@@ -480,6 +480,7 @@ fn parse_dialect(data: &[u8], start: usize, dialect: Dialect, options: &ParseOpt
         data,
         names: &names,
         syntax,
+        decimal: dialect.decimal,
         keep_offsets: options.keep_offsets,
         policy: options.bad_rows,
         keep_rejects: options.keep_rejects,
@@ -534,6 +535,8 @@ struct Reading<'a> {
     data: &'a [u8],
     names: &'a [String],
     syntax: Syntax,
+    /// The numbers' decimal mark ([`parse_float_with`]).
+    decimal: u8,
     keep_offsets: bool,
     policy: BadRows,
     keep_rejects: bool,
@@ -805,6 +808,8 @@ struct ColumnChunk<'a> {
     expected_rows: usize,
     /// This chunk's range of the column's buffer, until numbers need it.
     region: Option<&'a mut [Slot]>,
+    /// The numbers' decimal mark.
+    decimal: u8,
 }
 
 struct Chunk<'a> {
@@ -833,6 +838,7 @@ impl Chunk<'_> {
                 offsets: c.offsets,
                 expected_rows: c.expected_rows,
                 region: None,
+                decimal: c.decimal,
             })
             .collect();
         Chunk { columns, rows: self.rows, end: self.end, damage: self.damage }
@@ -917,6 +923,23 @@ pub fn parse_float(field: &[u8]) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// [`parse_float`] with `decimal` as the decimal mark: with `,`, `-12,5`
+/// is -12.5, and a field with a point is no number.
+#[inline]
+pub fn parse_float_with(field: &[u8], decimal: u8) -> Option<f64> {
+    if decimal == b'.' {
+        return parse_float(field);
+    }
+    let mut buffer = [0u8; 64];
+    if field.len() > buffer.len() || field.contains(&b'.') {
+        return None;
+    }
+    for (to, &b) in buffer.iter_mut().zip(field) {
+        *to = if b == decimal { b'.' } else { b };
+    }
+    parse_float(&buffer[..field.len()])
+}
+
 fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str, CsvError> {
     std::str::from_utf8(field).map_err(|e| {
         CsvError::at(
@@ -932,8 +955,8 @@ fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str,
 const NAN_BITS: u64 = 0x7FF8_0000_0000_0000; // f64::NAN.to_bits()
 
 impl<'a> ColumnChunk<'a> {
-    fn new(expected_rows: usize, region: Option<&'a mut [Slot]>) -> Self {
-        Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new(), expected_rows, region }
+    fn new(expected_rows: usize, region: Option<&'a mut [Slot]>, decimal: u8) -> Self {
+        Self { builder: Builder::Unknown, missing: Vec::new(), offsets: Vec::new(), expected_rows, region, decimal }
     }
 
     /// Takes back the last field pushed, which was empty (missing).
@@ -979,6 +1002,7 @@ impl<'a> ColumnChunk<'a> {
     /// Adds row `row`'s field.
     #[inline(always)]
     fn push(&mut self, data: &[u8], row: usize, info: FieldInfo, field: &[u8]) -> Result<(), CsvError> {
+        let decimal = self.decimal;
         if field.is_empty() {
             self.missing.push(row);
             match &mut self.builder {
@@ -993,7 +1017,7 @@ impl<'a> ColumnChunk<'a> {
             Builder::Integer(v) => {
                 if let Some(i) = parse_integer(field) {
                     v.push(i as u64);
-                } else if let Some(f) = parse_float(field) {
+                } else if let Some(f) = parse_float_with(field, decimal) {
                     // Turn the integers so far into floats where they lie.
                     let Builder::Integer(mut v) = std::mem::replace(&mut self.builder, Builder::Unknown) else {
                         unreachable!("matched above")
@@ -1013,7 +1037,7 @@ impl<'a> ColumnChunk<'a> {
                 }
             }
             Builder::Float(v) => {
-                if let Some(f) = parse_float(field) {
+                if let Some(f) = parse_float_with(field, decimal) {
                     v.push(f.to_bits());
                 } else {
                     text_of(data, info, field)?;
@@ -1031,7 +1055,7 @@ impl<'a> ColumnChunk<'a> {
                     let mut v = Slots::start(self.region.take(), self.expected_rows, before, 0);
                     v.push(i as u64);
                     Builder::Integer(v)
-                } else if let Some(f) = parse_float(field) {
+                } else if let Some(f) = parse_float_with(field, decimal) {
                     let mut v = Slots::start(self.region.take(), self.expected_rows, before, NAN_BITS);
                     v.push(f.to_bits());
                     Builder::Float(v)
@@ -1103,7 +1127,7 @@ fn parse_chunk<'a>(
     quote_free: Option<bool>,
     regions: Option<Vec<&'a mut [Slot]>>,
 ) -> Result<Chunk<'a>, CsvError> {
-    let &Reading { data, names, syntax, keep_offsets, policy, keep_rejects } = reading;
+    let &Reading { data, names, syntax, decimal, keep_offsets, policy, keep_rejects } = reading;
     let width = names.len();
     // Rows expected, from the line ends in the chunk's first 64 KiB, so
     // the columns grow once instead of doubling (and copying) their way up.
@@ -1112,7 +1136,7 @@ fn parse_chunk<'a>(
     let expected = (sample_rows as f64 * (end - start) as f64 / sample.len().max(1) as f64 * 1.05) as usize + 16;
     let mut regions = regions.map(Vec::into_iter);
     let mut columns: Vec<ColumnChunk> =
-        (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next))).collect();
+        (0..width).map(|_| ColumnChunk::new(expected, regions.as_mut().and_then(Iterator::next), decimal)).collect();
     // A quote-free chunk ends exactly at `end` (a line end); one with
     // quotes reads its last record to wherever it ends.
     let free = quote_free.unwrap_or_else(|| syntax.quote_free(&data[start..end]));
@@ -1125,7 +1149,8 @@ fn parse_chunk<'a>(
     // The fast lane (a row's values committed only when it is whole).
     let mut lane = Lane::with_ends(width, syntax.delimiter, syntax.newline);
     while records.position() < end {
-        if !keep_offsets && records.is_quote_free() && numeric_kinds(&columns, lane.start()) {
+        // (The lane reads decimal points only.)
+        if decimal == b'.' && !keep_offsets && records.is_quote_free() && numeric_kinds(&columns, lane.start()) {
             let d = &data[..end];
             let mut pos = records.position();
             // Where every column has its range of the whole-column buffer,
@@ -1671,6 +1696,29 @@ mod tests {
         for chunk_size in [7, 64, 300, 1000] {
             assert_eq!(table(&text, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
         }
+    }
+
+    /// Decimal commas, detected or forced, read as the numbers they write;
+    /// text columns keep their text as it was; forced off, they are text.
+    #[test]
+    fn decimal_commas_are_numbers() {
+        let text = b"x;y;name\n1,5;-2,25;Smith, J\n3;4,125;a,b\n";
+        let columns = |options: ParseOptions| parse(text, options).unwrap().columns;
+        for chunk_size in [1, 7, 1 << 20] {
+            let c = columns(ParseOptions { chunk_size, ..ParseOptions::default() });
+            assert_eq!(c[0].values, Values::Float(vec![1.5, 3.0]));
+            assert_eq!(c[1].values, Values::Float(vec![-2.25, 4.125]));
+            let Values::Text(names) = &c[2].values else { panic!("{:?}", c[2].values) };
+            assert_eq!(names.iter().collect::<Vec<_>>(), ["Smith, J", "a,b"]);
+        }
+        let point = ParseOptions {
+            dialect: DialectOptions { decimal: Some(b'.'), ..DialectOptions::default() },
+            ..ParseOptions::default()
+        };
+        assert_eq!(columns(point)[0].column_type(), ColumnType::Text);
+        assert_eq!(parse_float_with(b" -0,5 ", b','), Some(-0.5));
+        assert_eq!(parse_float_with(b"1.5", b','), None);
+        assert_eq!(parse_float_with(b"1,5e3", b','), Some(1500.0));
     }
 
     /// Worked out by hand from pandas' C parser's renaming loop (and

@@ -155,6 +155,34 @@ def test_forced_choices_override_detection(tmp_path):
     assert t.columns == ["column_1", "column_2"] and list(t["column_2"]) == [2, 4]
 
 
+def test_decimal_commas_are_read_as_pandas_reads_them(tmp_path):
+    """A `;` file saved where the decimal mark is a comma: detected, and
+    read as pandas reads it told `decimal=","` (its text column as it is)."""
+    import numpy as np
+    import pandas as pd
+
+    path = tmp_path / "komma.csv"
+    path.write_bytes("Nr;Wert;Anteil;Ort\r\n1;2,5;-0,125;Köln, Nord\r\n2;3;1,5e3;Bonn\r\n3;;7,75;\r\n"
+                     .encode("cp1252"))
+    table = gs.read_csv(path)
+    assert (table.dialect["delimiter"], table.dialect["decimal"], table.dialect["forced"]) == (";", ",", [])
+    theirs = pd.read_csv(path, sep=";", decimal=",", encoding="cp1252")
+    assert table.columns == list(theirs.columns)
+    for name in ["Nr", "Wert", "Anteil"]:
+        assert np.array_equal(np.asarray(table[name], dtype=float), theirs[name].to_numpy(dtype=float), equal_nan=True)
+    assert [None if m else v for v, m in zip(table["Ort"], table.missing("Ort"))] == \
+        [None if isinstance(v, float) else v for v in theirs["Ort"]]
+    # Forced to a point, the comma numbers are text, as pandas reads them then.
+    point = gs.read_csv(path, decimal=".")
+    assert point.dialect["forced"] == ["decimal"]
+    assert list(point["Wert"]) == ["2,5", "3", None]
+    with pytest.raises(ValueError, match="decimal"):
+        gs.read_csv(path, decimal=";")
+    # The command line reads it the same way and says so.
+    report = subprocess.run([genesis_bin(), "parse", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "decimal mark ','" in report
+
+
 def genesis_bin() -> str:
     return os.environ.get("GENESIS_BIN", "genesis")
 

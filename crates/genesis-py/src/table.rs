@@ -52,6 +52,9 @@ use crate::errors::{csv_error, guarded};
 ///     skip_rows: lines before the header to skip; ``None`` detects.
 ///     encoding: ``"utf-8"``, ``"windows-1252"`` or ``"latin-1"``.
 ///     line_end: ``"lf"`` (also CRLF) or ``"cr"``.
+///     decimal: the numbers' decimal mark, ``"."`` or ``","`` (``1,5``);
+///         ``None`` detects (``","`` where the delimiter is not a comma and
+///         the numbers are written so).
 ///     bad_rows: ``"pad"`` (default), ``"skip"`` or ``"error"``.
 ///     rejects: a path to write the rows that did not fit, as CSV (line,
 ///         column, reason, raw line).
@@ -65,7 +68,7 @@ use crate::errors::{csv_error, guarded};
 #[pyfunction]
 #[pyo3(signature = (
     path, *, threads=None, delimiter=None, quote=None, escape=None, header=None, skip_rows=None,
-    encoding=None, line_end=None, bad_rows="pad", rejects=None
+    encoding=None, line_end=None, decimal=None, bad_rows="pad", rejects=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn read_csv(
@@ -79,6 +82,7 @@ pub fn read_csv(
     skip_rows: Option<usize>,
     encoding: Option<&str>,
     line_end: Option<&str>,
+    decimal: Option<&str>,
     bad_rows: &str,
     rejects: Option<PathBuf>,
 ) -> PyResult<Table> {
@@ -88,7 +92,7 @@ pub fn read_csv(
         Some(n) => return Err(PyValueError::new_err(format!("threads must be ≥ 0 (0: one per core), got {n}"))),
     };
     let option = |name: &str, e: String| PyValueError::new_err(format!("{name}: {e}"));
-    use genesis::csv::dialect::{parse_delimiter, parse_escape, parse_quote};
+    use genesis::csv::dialect::{parse_decimal, parse_delimiter, parse_escape, parse_quote};
     let dialect = genesis::csv::DialectOptions {
         delimiter: delimiter.map(parse_delimiter).transpose().map_err(|e| option("delimiter", e))?,
         quote: quote.map(parse_quote).transpose().map_err(|e| option("quote", e))?,
@@ -97,6 +101,7 @@ pub fn read_csv(
         skip_lines: skip_rows,
         encoding: encoding.map(str::parse).transpose().map_err(|e| option("encoding", e))?,
         line_end: line_end.map(str::parse).transpose().map_err(|e| option("line_end", e))?,
+        decimal: decimal.map(parse_decimal).transpose().map_err(|e| option("decimal", e))?,
     };
     dialect.validate().map_err(PyValueError::new_err)?;
     let options = ParseOptions {
