@@ -30,11 +30,13 @@ pub const CHUNK: usize = 1024;
 /// splits a task again only when another thread steals it. A loop of 10
 /// chunks on 2 threads became tasks of 2 or 3 chunks; when the other
 /// worker came late (asleep, or its virtual CPU not running), the thread
-/// that started the loop ran most of it itself, and on the 2-vCPU machine
-/// a sixth of all frames ran at one thread's speed (`benches/jitter.rs`,
-/// `docs/performance.md`: "Jitter and scaling"). One chunk a task leaves
-/// something to steal until the last chunk. Which thread runs a chunk
-/// changes; what a chunk computes does not, so results are the same bits.
+/// that started the loop ran most of it itself: with frame-shaped work on
+/// the 2-vCPU machine, a sixth to a quarter of the frames ran at one
+/// thread's speed, and once all of them (`benches/jitter.rs`;
+/// `docs/performance.md`, "Jitter and two-thread scaling"). One chunk a
+/// task leaves something to steal until the last chunk. Which thread runs
+/// a chunk changes; what a chunk computes does not, so results are the
+/// same bits.
 pub trait TaskPerChunk: rayon::iter::IndexedParallelIterator {
     fn task_per_chunk(self) -> rayon::iter::MaxLen<Self> {
         self.with_max_len(1)
