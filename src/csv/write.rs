@@ -284,7 +284,10 @@ fn number_run(
                     let v = &v[rows.clone()];
                     const TWO_52: f64 = 4_503_599_627_370_496.0;
                     let scale = POW10[decimals];
-                    // Missing values (NaN) fail the check and are emptied below.
+                    // [`fixed`]'s check, written out without an `Option` so it
+                    // vectorises (above 2^52 the rounding is off, but so is
+                    // `rounded < 1e8`). Missing values (NaN) fail it and are
+                    // emptied below.
                     for (m, &v) in magnitudes.iter_mut().zip(v) {
                         let (magnitude, x) = (v.abs(), v.abs() * scale);
                         let rounded = (x + TWO_52) - TWO_52;
