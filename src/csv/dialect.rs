@@ -471,7 +471,9 @@ fn preamble(rows: &[Vec<Vec<u8>>]) -> usize {
 /// separated by commas, some fields are numbers written `-12,5`, and none
 /// is written with a point (a spreadsheet saving `;`-separated files in a
 /// locale whose decimal mark is the comma); else `.`. A field such as
-/// `1,234` in a `;` file is read as 1.234, as those locales write it.
+/// `1,234` could also be a thousand written with a separator, so it
+/// counts only beside one that cannot (`2,5`, `0,125`, `1234,5`): a file
+/// of such fields alone keeps them as text, never as wrong numbers.
 fn decimal_mark(rows: &[Vec<Vec<u8>>], delimiter: u8) -> u8 {
     if delimiter == b',' {
         return b'.';
@@ -486,7 +488,8 @@ fn decimal_mark(rows: &[Vec<Vec<u8>>], delimiter: u8) -> u8 {
         };
         if whole.iter().chain(fraction).all(u8::is_ascii_digit) && !fraction.is_empty() {
             if t[whole.len()] == b',' {
-                comma += 1;
+                let grouped = fraction.len() == 3 && (1..=3).contains(&whole.len()) && whole[0] != b'0';
+                comma += !grouped as usize;
             } else {
                 point += 1;
             }
@@ -694,6 +697,11 @@ mod tests {
         assert_eq!(sniffed("a;b\n1;2\n").decimal, b'.');
         assert_eq!(sniffed("a,b\n\"1,5\",2\n").decimal, b'.');
         assert_eq!(sniffed("name;x\nSmith, John;2\n").decimal, b'.');
+        // A thousand with a separator, or a decimal comma? Only beside a
+        // field that cannot be the former.
+        assert_eq!(sniffed("a\tb\n1,234\t2\n12,500\t3\n").decimal, b'.');
+        assert_eq!(sniffed("a;b\n1,234;2,5\n").decimal, b',');
+        assert_eq!(sniffed("a;b\n0,125;1\n").decimal, b',');
         // Forced: `,` then cannot be the delimiter.
         let forced = DialectOptions { decimal: Some(b','), ..DialectOptions::default() };
         let d = sniff(b"a;b\n1,5;2\n", false, &forced);
