@@ -231,7 +231,7 @@ impl Shape {
 
 /// `2^52` as `f64`: an integer below it, put in the mantissa bits of this
 /// number and this number taken away, is the integer as `f64`, exactly.
-const TWO_52: f64 = 4_503_599_627_370_496.0;
+pub(super) const TWO_52: f64 = 4_503_599_627_370_496.0;
 
 /// The fast lane of one chunk: each column's type and [`Shape`], and a row
 /// being read.

@@ -27,7 +27,7 @@ use std::io::Write;
 
 use rayon::prelude::*;
 
-use super::plain::POW10;
+use super::plain::{POW10, TWO_52};
 use super::table::{Column, Reject, Table, TextValues, Values};
 use crate::sim::parallel::Isa;
 
@@ -37,7 +37,6 @@ const MAX_DECIMALS: usize = 15;
 /// `m` with `k` decimals if `m / 10^k` is exactly `|v|` (see the module).
 #[inline(always)]
 fn fixed(magnitude: f64, k: usize) -> Option<u64> {
-    const TWO_52: f64 = 4_503_599_627_370_496.0;
     let x = magnitude * POW10[k];
     // Rounded to an integer without a libm call: above 2^52 every double
     // is one already.
@@ -283,7 +282,6 @@ fn number_run(
                 }
                 Values::Float(v) => {
                     let v = &v[rows.clone()];
-                    const TWO_52: f64 = 4_503_599_627_370_496.0;
                     let scale = POW10[decimals];
                     // [`fixed`]'s check, written out without an `Option` so it
                     // vectorises (above 2^52 the rounding is off, but so is
