@@ -1234,6 +1234,17 @@ fn parse_chunk<'a>(
                 format!("too few fields: expected {width}, as in the header, found {fields}"),
             ));
         }
+        if matches!(fate, Fate::Pad | Fate::Cut | Fate::Skip) {
+            // Fields a set-aside row drops were never read as text: the
+            // row still has to be valid in the file's encoding, or its
+            // reject line would lose bytes (and a file whose only
+            // non-UTF-8 bytes lie in bad rows would never be re-read as
+            // Windows-1252).
+            let raw = &data[record_start..record_end(data, record_start, records.position(), syntax.newline)];
+            if let Err(e) = std::str::from_utf8(raw) {
+                return Err(invalid_in_set_aside(reading, record_start, record_start + e.valid_up_to()));
+            }
+        }
         match fate {
             Fate::Keep | Fate::Pad | Fate::Cut => {
                 for &(info, a, b) in &held {
@@ -1306,6 +1317,25 @@ fn parse_chunk<'a>(
         }
     }
     Ok(Chunk { columns, rows, end: records.position().max(start), damage })
+}
+
+/// The error for the invalid UTF-8 at `at` in the set-aside record that
+/// starts at `start`, naming the field that holds it.
+fn invalid_in_set_aside(reading: &Reading, start: usize, at: usize) -> CsvError {
+    let mut index = 0;
+    // The record was read once already, so it reads again without error.
+    let _ = Records::new(reading.data, start, reading.data.len(), reading.syntax).read_record(|info, _| {
+        if info.offset <= at {
+            index = info.index;
+        }
+        Ok(())
+    });
+    let error = CsvError::at(reading.data, at, index + 1, "invalid UTF-8 in a row set aside by the bad-rows policy");
+    match reading.names.get(index) {
+        Some(name) => error.in_column(name),
+        None => error,
+    }
+    .utf8_error()
 }
 
 /// Where the record `data[start..next]` ends, less its line end.
@@ -1757,6 +1787,45 @@ mod tests {
         check(b"a,a\n1,2\n", 1, 2, "duplicate column name");
         assert!(table("", 8).unwrap_err().to_string().contains("empty input"));
         assert!(table("\n\n", 8).unwrap_err().to_string().contains("empty input"));
+    }
+
+    /// Found by the fuzzer: a row set aside by `skip` (or a field dropped by
+    /// `pad`) was never checked as text, so invalid UTF-8 in it failed the
+    /// parse only where that column was later re-read as text: sequential
+    /// and chunked parses disagreed.
+    #[test]
+    fn invalid_utf8_in_set_aside_rows_is_caught_at_every_chunk_size() {
+        // Column `id` turns to text at `h2`, after the bad row.
+        let text = b"id,h\n2,x\n\xc4\xd3<city\nh2,y\n1,2,\xff\n";
+        for (policy, line, column, name) in [(BadRows::Skip, 3, 1, "id"), (BadRows::Pad, 3, 1, "id")] {
+            for chunk_size in (1..text.len()).chain([1 << 20]) {
+                let options = ParseOptions { chunk_size, bad_rows: policy, ..ParseOptions::rfc4180() };
+                let e = parse(text, options).unwrap_err();
+                assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{policy:?} {chunk_size}: {e}");
+                assert!(e.invalid_utf8 && e.to_string().contains(name), "{e}");
+            }
+        }
+        // A dropped extra field alone (under `pad`): line 5, field 3.
+        let text = b"id,h\n2,x\nh2,y\n3,z\n1,2,\xff\n";
+        let options = ParseOptions { chunk_size: 4, bad_rows: BadRows::Pad, ..ParseOptions::rfc4180() };
+        let e = parse(text, options).unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(5), Some(3)), "{e}");
+        // With the encoding detected, such a file is Windows-1252, and the
+        // rejects keep every byte, converted.
+        for chunk_size in [1, 5, 1 << 20] {
+            let options = ParseOptions {
+                chunk_size,
+                bad_rows: BadRows::Skip,
+                keep_rejects: true,
+                dialect: DialectOptions { header: Some(true), ..DialectOptions::default() },
+                ..ParseOptions::default()
+            };
+            let table = parse(b"id,h\n2,x\n\xe9t\xe9\nh2,y\n", options).unwrap();
+            assert_eq!(table.dialect.encoding, Encoding::Windows1252);
+            let raw: Vec<&str> = table.damage.rejects.iter().map(|r| r.raw.as_str()).collect();
+            assert_eq!(raw, ["\u{e9}t\u{e9}"], "chunk size {chunk_size}");
+            assert_eq!(table.rows, 2);
+        }
     }
 
     /// Found by the fuzzer: a trailing blank line after a text row left a
