@@ -189,17 +189,38 @@ fn push_text(out: &mut Vec<u8>, field: &str) {
     }
 }
 
+/// Appends `field` to `out`, quoted whether or not it needs to be.
+fn push_text_quoted(out: &mut Vec<u8>, field: &str) {
+    out.reserve(2 * field.len() + 2);
+    // SAFETY: room for the quoted field was just reserved.
+    unsafe {
+        let end = put_quoted(out.as_mut_ptr().add(out.len()), field.as_bytes());
+        out.set_len(end.offset_from(out.as_ptr()) as usize);
+    }
+}
+
 /// Writes `field`, quoted if it needs to be, at `p`; returns the end.
 ///
 /// # Safety
 /// `p` must have room for `2 · field.len() + 2` bytes.
 #[inline]
-unsafe fn put_text(mut p: *mut u8, field: &[u8]) -> *mut u8 {
+unsafe fn put_text(p: *mut u8, field: &[u8]) -> *mut u8 {
     unsafe {
         if memchr::memchr3(b',', b'"', b'\n', field).is_none() && memchr::memchr(b'\r', field).is_none() {
             std::ptr::copy_nonoverlapping(field.as_ptr(), p, field.len());
             return p.add(field.len());
         }
+        put_quoted(p, field)
+    }
+}
+
+/// Writes `field` quoted at `p`; returns the end.
+///
+/// # Safety
+/// `p` must have room for `2 · field.len() + 2` bytes.
+#[inline]
+unsafe fn put_quoted(mut p: *mut u8, field: &[u8]) -> *mut u8 {
+    unsafe {
         *p = b'"';
         p = p.add(1);
         for &b in field {
@@ -397,7 +418,13 @@ fn write_table_for(table: &Table, out: &mut (impl Write + ?Sized), isa: Isa) -> 
         if i > 0 {
             header.push(b',');
         }
-        push_text(&mut header, &c.name);
+        if i == 0 && c.name.starts_with('\u{feff}') {
+            // At the start of the file, a reader would take it for a
+            // byte-order mark and drop it; quoted, it stays a name.
+            push_text_quoted(&mut header, &c.name);
+        } else {
+            push_text(&mut header, &c.name);
+        }
     }
     header.push(b'\n');
     out.write_all(&header)?;
@@ -643,5 +670,20 @@ mod tests {
         );
         let again = parse(&out, ParseOptions::default()).unwrap();
         assert_eq!(again.columns, table.columns);
+    }
+
+    /// Found by the fuzzer: a first name starting with U+FEFF (a file with
+    /// two byte-order marks) was written unquoted at the very start, where
+    /// the reader took it for a byte-order mark and dropped it.
+    #[test]
+    fn a_first_name_like_a_byte_order_mark_keeps_it() {
+        let text = "\u{feff}\u{feff}h,k\n1,x\n";
+        let table = parse(text.as_bytes(), ParseOptions::default()).unwrap();
+        assert_eq!(table.columns[0].name, "\u{feff}h");
+        let mut out = Vec::new();
+        write_table(&table, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), "\"\u{feff}h\",k\n1,x\n");
+        let again = parse(&out, ParseOptions::default()).unwrap();
+        assert_eq!(again.columns[0].name, "\u{feff}h");
     }
 }
