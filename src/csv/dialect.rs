@@ -308,7 +308,8 @@ impl Dialect {
     pub fn summary(&self) -> String {
         let s = &self.syntax;
         let quote = match (s.quote, s.escape) {
-            (None, _) => "no quoting".to_string(),
+            (None, None) => "no quoting".to_string(),
+            (None, Some(e)) => format!("no quoting, escaped by {}", e as char),
             (Some(q), None) => format!("quote {} (doubled inside)", q as char),
             (Some(q), Some(e)) => format!("quote {} (escaped by {})", q as char, e as char),
         };
@@ -550,6 +551,11 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
             if found.is_empty() { vec![b','] } else { found }
         }
     };
+    // A backslash before a quote, or before a delimiter or line end (as
+    // MySQL writes a file without quoting), makes it a candidate escape.
+    let backslash_before =
+        |bytes: &[u8]| memchr::memchr_iter(b'\\', sample).any(|p| sample.get(p + 1).is_some_and(|b| bytes.contains(b)));
+    let escaped_separator = options.escape.is_none() && backslash_before(b",;\t| \n\r");
     let quotes: Vec<Option<u8>> = match options.quote {
         Some(q) => vec![q],
         None => {
@@ -557,7 +563,7 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
             if present(b'\'') {
                 q.push(Some(b'\''));
             }
-            if present(b'"') {
+            if present(b'"') || escaped_separator {
                 q.push(None);
             }
             q
@@ -565,9 +571,7 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
     };
     let escapes: Vec<Option<u8>> = match options.escape {
         Some(e) => vec![e],
-        None if memchr::memmem::find(sample, b"\\\"").is_some() || memchr::memmem::find(sample, b"\\'").is_some() => {
-            vec![None, Some(b'\\')]
-        }
+        None if escaped_separator || backslash_before(b"\"'") => vec![None, Some(b'\\')],
         None => vec![None],
     };
     let mut best: Option<(f64, Syntax)> = None;
@@ -577,8 +581,9 @@ pub fn sniff(data: &[u8], bom: bool, options: &DialectOptions) -> Dialect {
                 continue;
             }
             for &escape in &escapes {
-                // Without quotes there is nothing to escape.
-                let escape = escape.filter(|_| quote.is_some());
+                if escape == Some(delimiter) {
+                    continue;
+                }
                 let syntax = Syntax { delimiter, quote, escape, newline };
                 let s = score(sample, syntax);
                 if best.is_none_or(|(b, _)| s > b + 1e-9) {
@@ -685,6 +690,25 @@ mod tests {
         assert_eq!((d.syntax.delimiter, d.syntax.quote), (b',', Some(b'\'')));
         let d = sniffed("a,b\n\"x \\\"q\\\", y\",1\n\"z\",2\n");
         assert_eq!(d.syntax.escape, Some(b'\\'));
+    }
+
+    /// MySQL's `SELECT ... INTO OUTFILE`: tabs, no quoting, a backslash
+    /// before each tab, line end or backslash in the data.
+    #[test]
+    fn escapes_without_quoting() {
+        let d = sniffed("id\tnote\n1\tsay \"hi\"\n2\ta\\\tb\n3\tline\\\nbreak\n4\tx\n");
+        assert_eq!((d.syntax.delimiter, d.syntax.quote, d.syntax.escape), (b'\t', None, Some(b'\\')));
+        assert!(d.summary().contains("no quoting, escaped by \\"), "{}", d.summary());
+        // Backslashes that escape nothing (a path) change nothing.
+        let d = sniffed("id,path\n1,C:\\dir\\a.txt\n2,C:\\b.txt\n");
+        assert_eq!((d.syntax.quote, d.syntax.escape), (Some(b'"'), None));
+        // Nor do those that would merge rows the header says are apart.
+        let d = sniffed("id,path\n1,C:\\dir\\\n2,C:\\x\\\n3,D:\\\n");
+        assert_eq!((d.syntax.quote, d.syntax.escape), (Some(b'"'), None));
+        // Forced with no quoting, the escape is kept.
+        let forced = DialectOptions { quote: Some(None), escape: Some(Some(b'\\')), ..DialectOptions::default() };
+        let d = sniff(b"a,b\n1\\,5,2\n", false, &forced);
+        assert_eq!((d.syntax.quote, d.syntax.escape), (None, Some(b'\\')));
     }
 
     /// `,` as the decimal mark where it cannot be the delimiter and the

@@ -2,7 +2,8 @@
 //!
 //! It knows nothing of files, threads or types. A [`Records`] reader walks
 //! one slice of the input with a single `memchr3` iterator over the only
-//! bytes that matter (the delimiter, the line end and the quote), so text
+//! bytes that matter (the delimiter, the line end and the quote, or
+//! without quoting the escape), so text
 //! between them is skipped at SIMD speed, and hands each field to a
 //! callback as a byte slice: borrowed from the input, or, for a quoted
 //! field with escapes, from a scratch buffer reused for the whole input.
@@ -18,7 +19,13 @@
 //!   is data, and delimiters and line ends are data;
 //! - lenient where RFC 4180 is silent: a quote inside an unquoted field is
 //!   part of the field (`37°36'37.8"N`), and text after a closing quote up
-//!   to the next delimiter is appended to the field (`"a"b` is `ab`).
+//!   to the next delimiter is appended to the field (`"a"b` is `ab`);
+//! - without quoting, an escape byte makes the next one data, a delimiter
+//!   or line end included (`a\,b` is `a,b`), as MySQL's `SELECT ... INTO
+//!   OUTFILE` writes and Python reads with `quoting=QUOTE_NONE`. With
+//!   quoting, escapes work inside quotes only (the `csv` crate's and
+//!   DuckDB's rule), so a Windows path in an unquoted field keeps its
+//!   backslashes.
 //!
 //! Being lenient means a record start can no longer be told from quote
 //! parity alone: the parallel parser guesses and checks (see
@@ -39,7 +46,8 @@ pub struct Syntax {
     /// no quoting, every byte but the delimiter and line end is data.
     pub quote: Option<u8>,
     /// Inside quotes, makes the next byte data (`\"`); `None`: a quote is
-    /// written twice (`""`), as RFC 4180 has it.
+    /// written twice (`""`), as RFC 4180 has it. Without quoting, it works
+    /// in every field (`a\,b`).
     pub escape: Option<u8>,
     /// `b'\n'` (a `\r` before it is dropped, so CRLF too) or `b'\r'`.
     pub newline: u8,
@@ -52,15 +60,22 @@ impl Default for Syntax {
 }
 
 impl Syntax {
-    /// The quote byte, or the delimiter where there is none (a byte the
-    /// `memchr3` search already looks for, so it costs nothing).
-    fn quote_or_delimiter(&self) -> u8 {
-        self.quote.unwrap_or(self.delimiter)
+    /// The byte that makes a field more than the text between delimiters:
+    /// the quote, or, in a dialect without quoting, the escape.
+    pub fn marker(&self) -> Option<u8> {
+        self.quote.or(self.escape)
     }
 
-    /// Whether `bytes` holds no quote at all (always, without quoting).
+    /// The marker, or the delimiter where there is none (a byte the
+    /// `memchr3` search already looks for, so it costs nothing).
+    fn marker_or_delimiter(&self) -> u8 {
+        self.marker().unwrap_or(self.delimiter)
+    }
+
+    /// Whether `bytes` holds no [marker](Self::marker) at all: no quote
+    /// (nor, without quoting, escape), so every line end ends a record.
     pub fn quote_free(&self, bytes: &[u8]) -> bool {
-        self.quote.is_none_or(|q| memchr::memchr(q, bytes).is_none())
+        self.marker().is_none_or(|m| memchr::memchr(m, bytes).is_none())
     }
 }
 
@@ -130,7 +145,7 @@ impl<'a> Records<'a> {
             specials: memchr::memchr3_iter(
                 syntax.delimiter,
                 syntax.newline,
-                syntax.quote_or_delimiter(),
+                syntax.marker_or_delimiter(),
                 &data[start..end],
             ),
             pos: start,
@@ -201,6 +216,49 @@ impl<'a> Records<'a> {
             Some(p) if self.data[p] == delimiter => (p, p + 1, false),
             Some(p) => (p, p + 1, true),
         }
+    }
+
+    /// An unquoted field starting at `start` in a dialect without quoting
+    /// but with the escape `escape`: each escape is dropped and makes the
+    /// next byte data, a delimiter or line end included (a lone escape at
+    /// the very end of the input stays). Returns the field's end where it
+    /// holds no escape (the field is `data[start..end]`), else `None` with
+    /// the field in the scratch buffer; then the next field or record start
+    /// and whether the record ends.
+    fn escaped_unquoted(&mut self, start: usize, escape: u8) -> (Option<usize>, usize, bool) {
+        let (data, delimiter, newline) = (self.data, self.syntax.delimiter, self.syntax.newline);
+        let mut segment = start;
+        let mut escaped = false;
+        let (end, next, is_last) = loop {
+            match self.next_special() {
+                Some(p) if data[p] == escape => {
+                    if !escaped {
+                        self.scratch.clear();
+                        escaped = true;
+                    }
+                    self.scratch.extend_from_slice(&data[segment..p]);
+                    let Some(&b) = data.get(p + 1).filter(|_| p + 1 < self.end) else {
+                        self.scratch.push(escape);
+                        return (None, self.end, true);
+                    };
+                    self.scratch.push(b);
+                    if b == delimiter || b == newline || b == escape {
+                        self.next_special(); // the escaped byte
+                    }
+                    segment = p + 2;
+                }
+                None => break (self.end, self.end, true),
+                Some(p) if data[p] == delimiter => break (p, p + 1, false),
+                Some(p) => break (p, p + 1, true),
+            }
+        };
+        // Only the last unescaped stretch can end in the `\r` of a CRLF.
+        let end = self.trim_cr(segment, end, is_last);
+        if !escaped {
+            return (Some(end), next, is_last);
+        }
+        self.scratch.extend_from_slice(&data[segment..end]);
+        (None, next, is_last)
     }
 
     /// The field `data[start..end]`, less the `\r` of a CRLF line end when
@@ -315,6 +373,15 @@ impl<'a> Records<'a> {
                 } else {
                     on_field(info, &data[start + 1..close])?;
                 }
+            } else if let (None, Some(e), false) = (self.syntax.quote, escape, self.quote_free) {
+                let (field_end, next, is_last) = self.escaped_unquoted(start, e);
+                self.pos = next;
+                ended = is_last;
+                let info = FieldInfo { index, offset: start, quoted: false };
+                match field_end {
+                    Some(end) => on_field(info, &data[start..end])?,
+                    None => on_field(info, &self.scratch)?,
+                }
             } else {
                 let (field_end, next, is_last) = self.unquoted_end(start);
                 let field_end = self.trim_cr(start, field_end, is_last);
@@ -401,6 +468,34 @@ mod tests {
         assert!(e.message.contains("unterminated"), "{e}");
     }
 
+    /// Without quoting, an escape makes the next byte data wherever it is:
+    /// values as Python's `csv` module reads them with `escapechar="\\"`
+    /// and `quoting=QUOTE_NONE` (each checked there), but for a lone escape
+    /// at the very end, which Python turns into a line end and we keep.
+    #[test]
+    fn escapes_without_quoting_as_mysql_writes_them() {
+        let mysql = Syntax { quote: None, escape: Some(b'\\'), ..Syntax::default() };
+        let cases: [(&str, &[&[&str]]); 9] = [
+            ("a\\,b,c\n", &[&["a,b", "c"]]),
+            ("a\\\nb,c\n", &[&["a\nb", "c"]]),
+            ("\\\\,x\n", &[&["\\", "x"]]),
+            ("a\\\r\nb\r\n", &[&["a\r"], &["b"]]),
+            ("a,b\r\n1\\\\,2\r\n", &[&["a", "b"], &["1\\", "2"]]),
+            ("\\,,x\n", &[&[",", "x"]]),
+            ("p\\q,\\\\\n", &[&["pq", "\\"]]),
+            ("ab\\", &[&["ab\\"]]),
+            ("plain,\n,\\\n\n", &[&["plain", ""], &["", "\n"]]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(split_with(text, mysql).unwrap(), rows(expected), "{text:?}");
+        }
+        let tab = Syntax { delimiter: b'\t', ..mysql };
+        assert_eq!(split_with("x\\\ty\tz\n", tab).unwrap(), rows(&[&["x\ty", "z"]]));
+        // With quoting, escapes work inside quotes only.
+        let quoted = Syntax { escape: Some(b'\\'), ..Syntax::default() };
+        assert_eq!(split_with("C:\\dir\\,\"\\\"\"\n", quoted).unwrap(), rows(&[&["C:\\dir\\", "\""]]));
+    }
+
     #[test]
     fn other_dialects() {
         let semi = Syntax { delimiter: b';', ..Syntax::default() };
@@ -414,6 +509,8 @@ mod tests {
         );
         let none = Syntax { quote: None, ..Syntax::default() };
         assert_eq!(split_with("\"a,b\"\n", none).unwrap(), rows(&[&["\"a", "b\""]]));
+        let mysql = Syntax { quote: None, escape: Some(b'\\'), ..Syntax::default() };
+        assert_eq!(split_with("a\\\"b,c\n", mysql).unwrap(), rows(&[&["a\"b", "c"]]));
         let cr = Syntax { newline: b'\r', delimiter: b'\t', ..Syntax::default() };
         assert_eq!(split_with("a\tb\r1\t\"x\ry\"\r", cr).unwrap(), rows(&[&["a", "b"], &["1", "x\ry"]]));
     }

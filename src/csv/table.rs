@@ -17,8 +17,10 @@
 //! parallel and joined; a column whose chunks disagree on the type takes
 //! the wider one (the narrower chunks are converted, or re-read as text).
 //! The first error in the input wins, so results and errors equal a
-//! sequential parse's, whatever the chunk size. Input with no quotes at
-//! all skips the join for numbers: its rows are counted up front and each
+//! sequential parse's, whatever the chunk size. Without quoting but with
+//! an escape, a line end after an escape is data: cuts are then guessed
+//! at plain line ends and checked in the same way. Input with no quotes
+//! (nor such escapes) at all skips the join for numbers: its rows are counted up front and each
 //! chunk writes into its own range of whole-column buffers ([`Layout`]).
 //!
 //! Within a quote-free chunk whose columns are all numeric so far, rows go
@@ -624,9 +626,9 @@ impl Layout {
 pub struct Chunking {
     /// Record starts: first the body's, last `data.len()`.
     pub cuts: Vec<usize>,
-    /// Whether the body holds no `"` at all, where the quotes were counted
-    /// (bodies of two chunks or more): the chunks then need not look for
-    /// quotes again.
+    /// Whether the body holds no quote at all (nor, without quoting, any
+    /// escape: [`Syntax::marker`]), where they were counted (bodies of two
+    /// chunks or more): the chunks then need not look again.
     pub quote_free: Option<bool>,
     /// The `\n` in each chunk, counted in the same pass as the quotes
     /// (where they were counted).
@@ -651,8 +653,10 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize, syntax: Syntax)
     }
     let (quote, newline) = (syntax.quote, syntax.newline);
     let nominal: Vec<usize> = (body..len).step_by(size).chain([len]).collect();
+    // Markers: quotes, or, without quoting, escapes (whose line ends may
+    // be data: the guess is checked like any other).
     let counts: Vec<(usize, usize)> =
-        nominal.par_windows(2).map(|w| quotes_and_line_ends(&data[w[0]..w[1]], quote, newline)).collect();
+        nominal.par_windows(2).map(|w| quotes_and_line_ends(&data[w[0]..w[1]], syntax.marker(), newline)).collect();
     // Cuts, and the line ends before each one: those of the pieces before
     // its nominal cut, and those it walked over from there.
     let mut cuts = vec![body];
@@ -666,7 +670,7 @@ pub fn chunk_starts(data: &[u8], body: usize, chunk_size: usize, syntax: Syntax)
         }
         // Walk from the cut to the first line end outside quotes (or,
         // after a long walk inside them, to the first line end at all).
-        let mut inside = quotes % 2 == 1;
+        let mut inside = quote.is_some() && quotes % 2 == 1;
         let mut walked = 0;
         let mut at = None;
         let walk = &data[cut..len.min(cut + WALK)];
@@ -1639,6 +1643,47 @@ mod tests {
         let whole = table(text, 1 << 20).unwrap();
         for chunk_size in 1..text.len() {
             assert_eq!(table(text, chunk_size).unwrap(), whole, "chunk size {chunk_size}");
+        }
+    }
+
+    /// Escapes without quoting (MySQL's dumps): a line end after an escape
+    /// is data, so the chunk starts guessed at line ends can be wrong and
+    /// are checked; the numbers around stay numbers at every chunk size.
+    #[test]
+    fn escaped_line_ends_without_quoting_give_the_sequential_result() {
+        let text = "id\tnote\tv\n1\ta\\\tb\t1.5\n2\tline\\\nbreak\t2\n3\t\\\\\t\n4\tx\\\r\\\n\t-3\r\n5\tend\t7\n";
+        let options = |chunk_size| ParseOptions {
+            chunk_size,
+            dialect: DialectOptions {
+                delimiter: Some(b'\t'),
+                quote: Some(None),
+                escape: Some(Some(b'\\')),
+                ..DialectOptions::rfc4180()
+            },
+            bad_rows: BadRows::Error,
+            ..ParseOptions::default()
+        };
+        let whole = parse(text.as_bytes(), options(1 << 20)).unwrap();
+        let Values::Text(notes) = &whole.column("note").unwrap().values else { panic!("text") };
+        assert_eq!(notes.iter().collect::<Vec<_>>(), ["a\tb", "line\nbreak", "\\", "x\r\n", "end"]);
+        let Values::Float(v) = &whole.column("v").unwrap().values else { panic!("float") };
+        assert_eq!(v[..2], [1.5, 2.0]);
+        assert_eq!((v[3], v[4]), (-3.0, 7.0));
+        assert_eq!(whole.column("v").unwrap().missing, [2]);
+        for chunk_size in 1..text.len() {
+            assert_eq!(parse(text.as_bytes(), options(chunk_size)).unwrap(), whole, "chunk size {chunk_size}");
+        }
+        // A long one, cut into chunks counted in parallel (escaped line
+        // ends in some of them only).
+        let mut long = String::from("n\tt\n");
+        for i in 0..2000 {
+            let t = if i % 97 == 0 { "two\\\nlines" } else { "plain" };
+            long.push_str(&format!("{i}\t{t}\n"));
+        }
+        let whole = parse(long.as_bytes(), options(1 << 20)).unwrap();
+        assert_eq!(whole.rows, 2000);
+        for chunk_size in [64, 1000, 4096] {
+            assert_eq!(parse(long.as_bytes(), options(chunk_size)).unwrap(), whole, "chunk size {chunk_size}");
         }
     }
 
