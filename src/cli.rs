@@ -306,7 +306,8 @@ pub struct ParseArgs {
     #[arg(long, value_parser = |s: &str| csv::dialect::parse_quote(s).map(MaybeByte))]
     pub quote: Option<MaybeByte>,
     /// How a quote is written inside quotes: `double` ("") or `backslash`
-    /// (\") (default: detected).
+    /// (\"); with `--quote none`, a backslash makes the next byte data
+    /// anywhere, delimiters and line ends included (default: detected).
     #[arg(long, value_parser = |s: &str| csv::dialect::parse_escape(s).map(MaybeByte))]
     pub escape: Option<MaybeByte>,
     /// The first row is data, not names: columns are column_1, column_2, ...

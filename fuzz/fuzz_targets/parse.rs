@@ -5,7 +5,8 @@
 //! The first byte picks the options: the dialect detected (and every
 //! lenient path: stray quotes, ragged rows padded or skipped,
 //! Windows-1252, decimal commas), or a forced one (`;` or tab, `'` or no
-//! quote, backslash escapes, CR ends, a decimal comma).
+//! quote, backslash escapes: inside quotes, or without quoting anywhere;
+//! CR ends; a decimal comma).
 #![no_main]
 
 use genesis::csv::dialect::{DialectOptions, LineEnd};
@@ -29,6 +30,7 @@ fn options(pick: u8) -> ParseOptions {
         3 => DialectOptions {
             delimiter: Some(b'\t'),
             quote: Some(None),
+            escape: Some(Some(b'\\')),
             header: Some(false),
             ..DialectOptions::default()
         },

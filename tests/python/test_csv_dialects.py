@@ -69,6 +69,11 @@ def cases() -> list[Case]:
         Case("single_quotes", b"name,note\n'Bob, Jr','it''s'\n'Al','x, y'\nCy,plain\n", quote="'"),
         Case("backslash_escape", b"id,text\n1,\"say \\\"hi\\\", ok\"\n2,\"back \\\\ slash\"\n3,plain\n",
              escape="backslash"),
+        # MySQL's SELECT ... INTO OUTFILE: tabs, no quoting, a backslash
+        # before each tab, line end or backslash in the data.
+        Case("mysql_outfile", b"id\tname\tnote\n1\tBob\tsay \"hi\"\n2\tAl\ta\\\tb\n"
+                              b"3\tCy\tline\\\nbreak\n4\tDi\tback\\\\slash\n",
+             delimiter="\t", quote=None, escape="backslash"),
         Case("cr_line_ends", b"a,b\r1,2\r3,\"x\ry\"\r5,6\r", line_end="CR"),
         Case("no_header", b"1,2.5,3\n4,5.5,6\n7,8.5,9\n", header=False),
         Case("title_lines", b"Weather station export\nsite: north, 2024\n\nt,temp,rh,wind\n1,20.5,40,3\n2,21.0,41,4\n3,21.5,,5\n",

@@ -46,7 +46,8 @@ use crate::errors::{csv_error, guarded};
 ///     threads: parsing threads; ``None`` or 0 uses one per core.
 ///     delimiter: one character, or ``"tab"``, ``"space"``; ``None`` detects.
 ///     quote: one character, or ``"none"``; ``None`` detects.
-///     escape: ``"double"`` (``""``), ``"backslash"`` or one character.
+///     escape: ``"double"`` (``""``), ``"backslash"`` or one character;
+///         with ``quote="none"`` it works in every field (``a\,b``).
 ///     header: whether the first row names the columns (else
 ///         ``column_1``, ``column_2``, ...); ``None`` detects.
 ///     skip_rows: lines before the header to skip; ``None`` detects.
