@@ -3,10 +3,10 @@
 //! It knows nothing of files, threads or types. A [`Records`] reader walks
 //! one slice of the input with a single `memchr3` iterator over the only
 //! bytes that matter (the delimiter, the line end and the quote, or
-//! without quoting the escape), so text
-//! between them is skipped at SIMD speed, and hands each field to a
-//! callback as a byte slice: borrowed from the input, or, for a quoted
-//! field with escapes, from a scratch buffer reused for the whole input.
+//! without quoting the escape), so text between them is skipped at SIMD
+//! speed, and hands each field to a callback as a byte slice: borrowed
+//! from the input, or, for a field with escapes, from a scratch buffer
+//! reused for the whole input.
 //!
 //! The bytes come from a [`Syntax`] (RFC 4180's by default: `,` `"` and
 //! `\n`). Its rules are those of the `csv` crate and of Python's `csv`
