@@ -934,14 +934,23 @@ pub fn parse_float_with(field: &[u8], decimal: u8) -> Option<f64> {
     if decimal == b'.' {
         return parse_float(field);
     }
-    let mut buffer = [0u8; 64];
-    if field.len() > buffer.len() || field.contains(&b'.') {
+    // Surrounding spaces are no part of the number (nor of its length).
+    let field = field.trim_ascii();
+    if field.contains(&b'.') {
         return None;
     }
-    for (to, &b) in buffer.iter_mut().zip(field) {
-        *to = if b == decimal { b'.' } else { b };
+    let point = |b: u8| if b == decimal { b'.' } else { b };
+    let mut buffer = [0u8; 64];
+    if field.len() <= buffer.len() {
+        for (to, &b) in buffer.iter_mut().zip(field) {
+            *to = point(b);
+        }
+        parse_float(&buffer[..field.len()])
+    } else {
+        // Longer than a float needs, but a number all the same (leading
+        // zeros, 70 digits): rare enough for the heap.
+        parse_float(&field.iter().map(|&b| point(b)).collect::<Vec<u8>>())
     }
-    parse_float(&buffer[..field.len()])
 }
 
 fn text_of<'f>(data: &[u8], info: FieldInfo, field: &'f [u8]) -> Result<&'f str, CsvError> {
@@ -1777,6 +1786,26 @@ mod tests {
     /// text columns keep their text as it was; forced off, they are text.
     #[test]
     fn decimal_commas_are_numbers() {
+        // Found by the fuzzer: fields over 64 bytes (trailing tabs, many
+        // digits) were text with a decimal comma, so an integer-looking
+        // one read as an integer in a chunk of its own but as text after
+        // floats: chunked and sequential parses disagreed.
+        let digits = format!("0,{}1", "0".repeat(70));
+        assert_eq!(parse_float_with(digits.as_bytes(), b','), parse_float(digits.replace(',', ".").as_bytes()));
+        let padded = format!("3{}", "\t".repeat(82));
+        assert_eq!(parse_float_with(padded.as_bytes(), b','), Some(3.0));
+        let text = format!("x\n,293\n{padded}\n-1,5{}\n", " ".repeat(70));
+        let options = |chunk_size| ParseOptions {
+            chunk_size,
+            dialect: DialectOptions { delimiter: Some(b';'), decimal: Some(b','), ..DialectOptions::rfc4180() },
+            ..ParseOptions::rfc4180()
+        };
+        let whole = parse(text.as_bytes(), options(1 << 20)).unwrap();
+        assert_eq!(whole.columns[0].values, Values::Float(vec![0.293, 3.0, -1.5]));
+        for chunk_size in 1..text.len() {
+            assert_eq!(parse(text.as_bytes(), options(chunk_size)).unwrap(), whole, "chunk size {chunk_size}");
+        }
+
         let text = b"x;y;name\n1,5;-2,25;Smith, J\n3;4,125;a,b\n";
         let columns = |options: ParseOptions| parse(text, options).unwrap().columns;
         for chunk_size in [1, 7, 1 << 20] {
