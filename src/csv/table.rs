@@ -20,8 +20,9 @@
 //! sequential parse's, whatever the chunk size. Without quoting but with
 //! an escape, a line end after an escape is data: cuts are then guessed
 //! at plain line ends and checked in the same way. Input with no quotes
-//! (nor such escapes) at all skips the join for numbers: its rows are counted up front and each
-//! chunk writes into its own range of whole-column buffers ([`Layout`]).
+//! (nor such escapes) at all skips the join for numbers: its rows are
+//! counted up front and each chunk writes into its own range of
+//! whole-column buffers ([`Layout`]).
 //!
 //! Within a quote-free chunk whose columns are all numeric so far, rows go
 //! through the fast lane of [`super::plain`] (each field found and parsed
@@ -1247,17 +1248,18 @@ fn parse_chunk<'a>(
                 format!("too few fields: expected {width}, as in the header, found {fields}"),
             ));
         }
-        if matches!(fate, Fate::Pad | Fate::Cut | Fate::Skip) {
-            // Fields a set-aside row drops were never read as text: the
-            // row still has to be valid in the file's encoding, or its
-            // reject line would lose bytes (and a file whose only
-            // non-UTF-8 bytes lie in bad rows would never be re-read as
-            // Windows-1252).
-            let raw = &data[record_start..record_end(data, record_start, records.position(), syntax.newline)];
-            if let Err(e) = std::str::from_utf8(raw) {
-                return Err(invalid_in_set_aside(reading, record_start, record_start + e.valid_up_to()));
+        // A set-aside row, whole. Fields it drops were never read as text:
+        // it still has to be valid in the file's encoding, or its reject
+        // line would lose bytes (and a file whose only non-UTF-8 bytes lie
+        // in bad rows would never be re-read as Windows-1252).
+        let raw = match fate {
+            Fate::Keep | Fate::Blank => "",
+            Fate::Pad | Fate::Cut | Fate::Skip => {
+                let raw = &data[record_start..record_end(data, record_start, records.position(), syntax.newline)];
+                std::str::from_utf8(raw)
+                    .map_err(|e| invalid_in_set_aside(reading, record_start, record_start + e.valid_up_to()))?
             }
-        }
+        };
         match fate {
             Fate::Keep | Fate::Pad | Fate::Cut => {
                 for &(info, a, b) in &held {
@@ -1312,10 +1314,7 @@ fn parse_chunk<'a>(
         if keep_rejects {
             damage.rejects.push(Reject {
                 start: record_start,
-                raw: String::from_utf8_lossy(
-                    &data[record_start..record_end(data, record_start, records.position(), syntax.newline)],
-                )
-                .into_owned(),
+                raw: raw.to_string(),
                 line: 0,
                 column: fields.min(width) + 1,
                 kind,
