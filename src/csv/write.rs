@@ -181,20 +181,21 @@ fn float_slot_cold(slot: &mut Slot, v: f64, floats: &mut ryu::Buffer) -> usize {
 
 /// Appends `field` to `out`, quoted if it needs to be.
 fn push_text(out: &mut Vec<u8>, field: &str) {
-    out.reserve(2 * field.len() + 2);
-    // SAFETY: room for the quoted field was just reserved.
-    unsafe {
-        let end = put_text(out.as_mut_ptr().add(out.len()), field.as_bytes());
-        out.set_len(end.offset_from(out.as_ptr()) as usize);
-    }
+    push_with(out, field, put_text);
 }
 
 /// Appends `field` to `out`, quoted whether or not it needs to be.
 fn push_text_quoted(out: &mut Vec<u8>, field: &str) {
+    push_with(out, field, put_quoted);
+}
+
+/// Appends `field` to `out` as `put` ([`put_text`] or [`put_quoted`])
+/// writes it.
+fn push_with(out: &mut Vec<u8>, field: &str, put: unsafe fn(*mut u8, &[u8]) -> *mut u8) {
     out.reserve(2 * field.len() + 2);
-    // SAFETY: room for the quoted field was just reserved.
+    // SAFETY: room for the quoted field was just reserved, as `put` needs.
     unsafe {
-        let end = put_quoted(out.as_mut_ptr().add(out.len()), field.as_bytes());
+        let end = put(out.as_mut_ptr().add(out.len()), field.as_bytes());
         out.set_len(end.offset_from(out.as_ptr()) as usize);
     }
 }
